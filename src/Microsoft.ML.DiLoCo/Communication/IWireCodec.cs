@@ -1,0 +1,18 @@
+namespace Microsoft.ML.DiLoCo.Communication;
+
+/// <summary>Turns FP32 values into the bytes that travel, and back. Stateless and thread-safe.</summary>
+public interface IWireCodec
+{
+    /// <summary>The format this codec writes.</summary>
+    WireFormat Format { get; }
+
+    /// <summary>Bytes needed to encode <paramref name="count"/> values.</summary>
+    int EncodedLength(int count);
+
+    /// <summary>Encodes <paramref name="values"/> into <paramref name="destination"/> (exactly EncodedLength bytes).
+    /// Throws <see cref="ArgumentException"/> naming the index of a NaN or infinite value.</summary>
+    void Encode(ReadOnlySpan<float> values, Span<byte> destination);
+
+    /// <summary>Decodes <paramref name="source"/> into <paramref name="destination"/> (its length is the value count).</summary>
+    void Decode(ReadOnlySpan<byte> source, Span<float> destination);
+}

