@@ -1,4 +1,2 @@
-namespace Microsoft.ML.DiLoCo;
-
 // Tests drive internal engine pieces directly (golden vectors through the real engine).
 [assembly: System.Runtime.CompilerServices.InternalsVisibleTo("Microsoft.ML.DiLoCo.Tests")]
