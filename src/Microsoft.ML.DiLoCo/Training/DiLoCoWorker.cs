@@ -1,0 +1,199 @@
+using System.Diagnostics;
+using System.Numerics.Tensors;
+using Microsoft.ML.DiLoCo.Communication;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.DiLoCo.Training;
+
+/// <summary>
+/// One worker of Streaming DiLoCo: its replica θ_m with its inner optimizer, its copy of the global
+/// parameters θ̂ with the outer optimizer, and at most one fragment exchange in flight. <see cref="Step"/> is
+/// one iteration of the per-worker loop in ALGORITHM.md; read the two side by side.
+/// The same class runs the baselines: DiLoCo (one fragment, no overlap) and data-parallel (gradients averaged
+/// through the same collective every step, no outer loop).
+/// </summary>
+internal sealed class DiLoCoWorker : IDisposable
+{
+    private readonly IReplica _replica;
+    private readonly ICollective _collective;
+    private readonly WorkerSettings _settings;
+    private readonly optim.Optimizer _inner;
+    private readonly Parameter[] _global;              // θ̂, FP32, bit-identical on every worker
+    private readonly optim.Optimizer[] _outer;         // one per fragment: holds v[p]
+    private readonly FragmentBuffers[] _buffers;
+    private readonly FragmentBuffers? _gradientBuffers; // data-parallel only
+    private long _launches;                            // k: shared by construction, every worker counts the same
+    private InFlightSync? _inflight;
+
+    public DiLoCoWorker(int rank, IReplica replica, ICollective collective, WorkerSettings settings, IReadOnlyList<Tensor>? initialParameters = null)
+    {
+        Rank = rank;
+        _replica = replica;
+        _collective = collective;
+        _settings = settings;
+        var live = replica.Parameters;
+        if (settings.Plan.ParameterCount != live.Count)
+            throw new ArgumentException($"The fragment plan covers {settings.Plan.ParameterCount} parameters but the replica has {live.Count}.");
+
+        using (no_grad())
+        {
+            // θ_m ← θ0 (every worker starts from the same point).
+            if (initialParameters is not null)
+                for (int i = 0; i < live.Count; i++) live[i].copy_(initialParameters[i]);
+            // θ̂ ← copy(θ0) in FP32.
+            _global = live.Select(p => new Parameter(p.detach().to(ScalarType.Float32).clone(), requires_grad: true)).ToArray();
+        }
+
+        _inner = settings.Inner.CreateOptimizer(live);
+        if (settings.Algorithm == TrainingAlgorithm.DataParallel)
+        {
+            _outer = Array.Empty<optim.Optimizer>();
+            _buffers = Array.Empty<FragmentBuffers>();
+            _gradientBuffers = new FragmentBuffers(Enumerable.Range(0, live.Count).ToArray(), live, WireCodecs.Create(WireFormat.Float32), errorFeedback: false);
+        }
+        else
+        {
+            _outer = settings.Plan.Fragments.Select(f => settings.Outer.CreateOptimizer(f.Select(i => _global[i]).ToArray())).ToArray();
+            _buffers = settings.Plan.Fragments.Select(f => new FragmentBuffers(f, live, settings.Codec, settings.ErrorFeedback)).ToArray();
+        }
+    }
+
+    public int Rank { get; }
+
+    /// <summary>The parameters of the fitted model: θ̂ (data-parallel: the replica, identical everywhere).</summary>
+    public IReadOnlyList<Tensor> OuterParameters =>
+        _settings.Algorithm == TrainingAlgorithm.DataParallel ? _replica.Parameters : _global;
+
+    /// <summary>The live replica parameters θ_m.</summary>
+    public IReadOnlyList<Parameter> ReplicaParameters => _replica.Parameters;
+
+    public WorkerStatistics Statistics { get; } = new();
+
+    /// <summary>One iteration t (1-based) of the per-worker loop.</summary>
+    public void Step(long t)
+    {
+        var started = Stopwatch.GetTimestamp();
+        double waited = InnerStep(t);                                   // one AdamW step on this worker's batch
+        Statistics.ComputeSeconds += Stopwatch.GetElapsedTime(started).TotalSeconds - waited;
+        if (_settings.Algorithm == TrainingAlgorithm.DataParallel) return;
+
+        if (_settings.Schedule.IsLaunchStep(t)) Launch(t);              // (t + τ) mod Δt == 0
+        if (_inflight is not null && t == _inflight.ApplyStep) Apply(); // t == launch + τ
+    }
+
+    /// <summary>At the end: apply what is in flight.</summary>
+    public void Finish()
+    {
+        if (_inflight is not null) Apply();
+    }
+
+    private double InnerStep(long t)
+    {
+        using var scope = NewDisposeScope();
+        if (_settings.Inner.Schedule is { } schedule)
+        {
+            double lr = schedule.At(t);
+            foreach (var group in _inner.ParamGroups) group.LearningRate = lr;
+        }
+        _inner.zero_grad();
+        var loss = _replica.NextLoss();
+        loss.backward();
+        double value = loss.item<float>();
+        if (!double.IsFinite(value)) throw new TrainingDivergedException(Rank, t, "loss");
+        Statistics.Losses.Add((float)value);
+        Statistics.Tokens += _replica.TokensPerStep;
+
+        double waited = 0;
+        if (_gradientBuffers is not null) waited = AverageGradients(t);
+        if (_settings.Inner.GradientClipNorm > 0)
+            nn.utils.clip_grad_norm_(_replica.Parameters, _settings.Inner.GradientClipNorm);
+        _inner.step();
+        return waited;
+    }
+
+    /// <summary>k ← k + 1; p ← (k − 1) mod P; Δ_m ← θ̂[p] − θ_m[p]; start the exchange of Q(Δ_m).</summary>
+    private void Launch(long t)
+    {
+        _launches++;
+        int p = _settings.Schedule.FragmentOfLaunch(_launches);
+        var buffers = _buffers[p];
+        buffers.ReadDifference(_global, _replica.Parameters);           // GLOBAL minus LOCAL
+        if (!TensorPrimitives.IsFinite(buffers.Values))
+            throw new TrainingDivergedException(Rank, t, $"pseudo-gradient (fragment {p})");
+        buffers.Encode();
+        long sentBefore = _collective is MeteredCollective m ? m.BytesSent : 0;
+        long receivedBefore = _collective is MeteredCollective m2 ? m2.BytesReceived : 0;
+        var launched = Stopwatch.GetTimestamp();
+        var exchange = _collective.AllGatherAsync(buffers.Payload);
+        double exchangeSeconds = double.NaN;
+        var finished = exchange.ContinueWith(_ => exchangeSeconds = Stopwatch.GetElapsedTime(launched).TotalSeconds, TaskContinuationOptions.ExecuteSynchronously);
+        _inflight = new InFlightSync(p, t, _settings.Schedule.ApplyStepOf(t), exchange, finished, () => exchangeSeconds, sentBefore, receivedBefore);
+    }
+
+    /// <summary>Δ̄ ← mean of the dequantised payloads in rank order; outer Nesterov step on θ̂[p]; merge θ_m[p] with α.</summary>
+    private void Apply()
+    {
+        var sync = _inflight!;
+        _inflight = null;
+        var buffers = _buffers[sync.Fragment];
+
+        var waitStarted = Stopwatch.GetTimestamp();
+        var received = sync.Exchange.GetAwaiter().GetResult();
+        sync.Timing.GetAwaiter().GetResult();
+        double waited = Stopwatch.GetElapsedTime(waitStarted).TotalSeconds;
+        Statistics.CommunicationWaitSeconds += waited;
+
+        buffers.AverageInRankOrder(received, sync.Fragment);            // FP32, fixed order: θ̂ identical everywhere
+        var fragment = _settings.Plan.Fragments[sync.Fragment];
+        using (NewDisposeScope())
+        {
+            buffers.WriteAsGradients(_global);
+            _outer[sync.Fragment].step();                               // v ← μv + Δ̄; θ̂ ← θ̂ − η(Δ̄ + μv)
+            using (no_grad())
+            {
+                float alpha = _settings.MixingAlpha;
+                foreach (int i in fragment)
+                {
+                    var local = _replica.Parameters[i];
+                    if (alpha == 0f) local.copy_(_global[i]);           // α = 0: overwrite with the global value
+                    else local.mul_(alpha).add_(_global[i], 1f - alpha); // θ_m ← α·θ_m + (1 − α)·θ̂
+                }
+            }
+        }
+
+        long sent = 0, got = 0;
+        if (_collective is MeteredCollective metered) { sent = metered.BytesSent - sync.SentBefore; got = metered.BytesReceived - sync.ReceivedBefore; }
+        Statistics.Syncs.Add(new SyncRecord(sync.LaunchStep, sync.ApplyStep, sync.Fragment, sent, got, sync.ExchangeSeconds(), waited));
+    }
+
+    /// <summary>Data-parallel: all-gather FP32 gradients, average them in rank order, write them back.</summary>
+    private double AverageGradients(long t)
+    {
+        var buffers = _gradientBuffers!;
+        var parameters = _replica.Parameters;
+        buffers.ReadGradients(parameters);
+        if (!TensorPrimitives.IsFinite(buffers.Values)) throw new TrainingDivergedException(Rank, t, "gradient");
+        buffers.Encode();
+        var started = Stopwatch.GetTimestamp();
+        var received = _collective.AllGatherAsync(buffers.Payload).GetAwaiter().GetResult();
+        double waited = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        Statistics.CommunicationWaitSeconds += waited;
+        buffers.AverageInRankOrder(received, fragment: -1);
+        buffers.WriteAsGradients(parameters);
+        return waited;
+    }
+
+    public void Dispose()
+    {
+        _inner.Dispose();
+        foreach (var o in _outer) o.Dispose();
+        foreach (var b in _buffers) b.Dispose();
+        _gradientBuffers?.Dispose();
+        foreach (var g in _global) g.Dispose();
+    }
+
+    private sealed record InFlightSync(int Fragment, long LaunchStep, long ApplyStep, Task<ReadOnlyMemory<byte>[]> Exchange,
+        Task Timing, Func<double> ExchangeSeconds, long SentBefore, long ReceivedBefore);
+}

@@ -1,0 +1,130 @@
+using System.Numerics.Tensors;
+using Microsoft.ML.DiLoCo.Communication;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.DiLoCo.Training;
+
+/// <summary>
+/// The reusable buffers of one fragment's exchange: the FP32 values that leave (pseudo-gradient or gradient),
+/// the encoded payload, the error-feedback residual, and the FP32 mean that comes back. Allocated once:
+/// fresh large allocations are slow on our machines, and a sync happens every few steps.
+/// </summary>
+internal sealed class FragmentBuffers : IDisposable
+{
+    private readonly int[] _parameterIndices;
+    private readonly int[] _offsets;
+    private readonly Tensor[] _staging;      // CPU FP32, one per parameter, shaped like it
+    private readonly IWireCodec _codec;
+    private readonly float[] _decoded;
+    private readonly float[]? _residual;
+
+    public FragmentBuffers(int[] parameterIndices, IReadOnlyList<Tensor> parameters, IWireCodec codec, bool errorFeedback)
+    {
+        _parameterIndices = parameterIndices;
+        _codec = codec;
+        _offsets = new int[parameterIndices.Length + 1];
+        _staging = new Tensor[parameterIndices.Length];
+        for (int j = 0; j < parameterIndices.Length; j++)
+        {
+            var p = parameters[parameterIndices[j]];
+            long n = p.numel();
+            if (_offsets[j] + n > int.MaxValue) throw new NotSupportedException("A fragment larger than 2^31 values must be split into more fragments.");
+            _offsets[j + 1] = _offsets[j] + (int)n;
+            _staging[j] = zeros(p.shape, ScalarType.Float32).DetachFromDisposeScope();
+        }
+        int count = _offsets[^1];
+        Values = new float[count];
+        Mean = new float[count];
+        _decoded = new float[count];
+        _residual = errorFeedback ? new float[count] : null;
+        Payload = new byte[codec.EncodedLength(count)];
+    }
+
+    /// <summary>The FP32 values to send.</summary>
+    public float[] Values { get; }
+
+    /// <summary>The encoded bytes of <see cref="Values"/>.</summary>
+    public byte[] Payload { get; }
+
+    /// <summary>The mean over workers of the decoded payloads.</summary>
+    public float[] Mean { get; }
+
+    /// <summary>Values ← global − local for every parameter of the fragment.</summary>
+    public void ReadDifference(IReadOnlyList<Tensor> global, IReadOnlyList<Tensor> local)
+    {
+        using var scope = NewDisposeScope();
+        for (int j = 0; j < _parameterIndices.Length; j++)
+        {
+            int i = _parameterIndices[j];
+            _staging[j].copy_(global[i]).sub_(local[i]);
+            CopyOut(j);
+        }
+    }
+
+    /// <summary>Values ← the gradients (zero where a parameter has none).</summary>
+    public void ReadGradients(IReadOnlyList<Tensor> parameters)
+    {
+        using var scope = NewDisposeScope();
+        for (int j = 0; j < _parameterIndices.Length; j++)
+        {
+            var grad = parameters[_parameterIndices[j]].grad;
+            if (grad is null) _staging[j].zero_();
+            else _staging[j].copy_(grad);
+            CopyOut(j);
+        }
+    }
+
+    /// <summary>Payload ← Q(Values [+ residual]); with error feedback the new residual is what Q lost.</summary>
+    public void Encode()
+    {
+        if (_residual is not null) TensorPrimitives.Add(Values, _residual, Values);
+        _codec.Encode(Values, Payload);
+        if (_residual is not null)
+        {
+            _codec.Decode(Payload, _decoded);
+            TensorPrimitives.Subtract(Values, _decoded, _residual);
+        }
+    }
+
+    /// <summary>Mean ← (1/M) Σ_m deQ(received_m), summed in rank order so every worker gets the same bits.</summary>
+    public void AverageInRankOrder(ReadOnlyMemory<byte>[] received, int fragment)
+    {
+        Array.Clear(Mean);
+        for (int m = 0; m < received.Length; m++)
+        {
+            if (received[m].Length != Payload.Length)
+                throw new InvalidOperationException(
+                    $"Worker {m} sent {received[m].Length} bytes for fragment {fragment} where {Payload.Length} were expected: the workers disagree on the model or the fragment schedule.");
+            _codec.Decode(received[m].Span, _decoded);
+            TensorPrimitives.Add(Mean, _decoded, Mean);
+        }
+        TensorPrimitives.Divide(Mean, received.Length, Mean);
+    }
+
+    /// <summary>Writes <see cref="Mean"/> into the .grad of each parameter of the fragment (creating it if absent).</summary>
+    public void WriteAsGradients(IReadOnlyList<Tensor> parameters)
+    {
+        using var scope = NewDisposeScope();
+        for (int j = 0; j < _parameterIndices.Length; j++)
+        {
+            var p = parameters[_parameterIndices[j]];
+            _staging[j].data<float>().CopyFrom(new ReadOnlySpan<float>(Mean, _offsets[j], _offsets[j + 1] - _offsets[j]), 0, 0);
+            var grad = p.grad;
+            if (grad is null)
+            {
+                p.grad = zeros_like(p);
+                grad = p.grad;
+            }
+            grad.copy_(_staging[j]);
+        }
+    }
+
+    private void CopyOut(int j) =>
+        _staging[j].data<float>().CopyTo(new Span<float>(Values, _offsets[j], _offsets[j + 1] - _offsets[j]), 0, 0);
+
+    public void Dispose()
+    {
+        foreach (var t in _staging) t.Dispose();
+    }
+}

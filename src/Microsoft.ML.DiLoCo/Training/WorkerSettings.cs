@@ -1,0 +1,14 @@
+using Microsoft.ML.DiLoCo.Communication;
+
+namespace Microsoft.ML.DiLoCo.Training;
+
+/// <summary>Everything a worker needs to run the loop of ALGORITHM.md, identical on every worker.</summary>
+internal sealed record WorkerSettings(
+    TrainingAlgorithm Algorithm,
+    SyncSchedule Schedule,
+    FragmentPlan Plan,
+    float MixingAlpha,
+    IWireCodec Codec,
+    bool ErrorFeedback,
+    InnerOptimization Inner,
+    OuterOptimization Outer);

@@ -1,0 +1,18 @@
+namespace Microsoft.ML.DiLoCo.Training;
+
+/// <summary>What one worker measured while training (the raw material of the TrainingReport).</summary>
+internal sealed class WorkerStatistics
+{
+    /// <summary>Inner loss at each step, in step order.</summary>
+    public List<float> Losses { get; } = new();
+
+    public List<SyncRecord> Syncs { get; } = new();
+
+    /// <summary>Seconds spent in forward, backward and the inner optimizer step.</summary>
+    public double ComputeSeconds { get; set; }
+
+    /// <summary>Seconds spent blocked on an exchange.</summary>
+    public double CommunicationWaitSeconds { get; set; }
+
+    public long Tokens { get; set; }
+}

@@ -1,0 +1,58 @@
+using TorchSharp;
+
+namespace Microsoft.ML.DiLoCo.Training;
+
+/// <summary>
+/// Runs in-process workers, each on its own thread with one torch thread (two OpenMP pools fighting over
+/// two cores collapse throughput; see ENVIRONMENT.md). If one worker fails, the group is aborted so that the
+/// others, blocked in an exchange, fail fast instead of hanging; the first real error is rethrown.
+/// </summary>
+internal static class WorkerThreads
+{
+    /// <param name="workers">The workers, by rank.</param>
+    /// <param name="totalSteps">T.</param>
+    /// <param name="abortGroup">Fails every pending and future exchange of the group.</param>
+    /// <param name="afterStep">Called on the worker's thread after each step (rank, t); may throw to stop training.</param>
+    /// <param name="cancellation">Checked before every step.</param>
+    public static void Run(IReadOnlyList<DiLoCoWorker> workers, long totalSteps, Action<Exception> abortGroup,
+        Action<int, long>? afterStep = null, CancellationToken cancellation = default)
+    {
+        var errors = new Exception?[workers.Count];
+        var threads = new Thread[workers.Count];
+        for (int r = 0; r < workers.Count; r++)
+        {
+            int rank = r;
+            threads[r] = new Thread(() =>
+            {
+                try
+                {
+                    torch.set_num_threads(1);
+                    var worker = workers[rank];
+                    for (long t = 1; t <= totalSteps; t++)
+                    {
+                        cancellation.ThrowIfCancellationRequested();
+                        worker.Step(t);
+                        afterStep?.Invoke(rank, t);
+                    }
+                    worker.Finish();
+                }
+                catch (Exception e)
+                {
+                    errors[rank] = e;
+                    abortGroup(new InvalidOperationException($"Worker {rank} failed: {e.Message}", e));
+                }
+            }, maxStackSize: 16 * 1024 * 1024) { IsBackground = true, Name = $"DiLoCo worker {r}" };
+            threads[r].Start();
+        }
+        foreach (var thread in threads) thread.Join();
+
+        // The worker that failed first is the cause; the others failed because the group was aborted.
+        var cause = errors.FirstOrDefault(e => e is OperationCanceledException)
+                    ?? errors.FirstOrDefault(e => e is not null && !IsAbortEcho(e))
+                    ?? errors.FirstOrDefault(e => e is not null);
+        if (cause is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(cause).Throw();
+    }
+
+    private static bool IsAbortEcho(Exception e) =>
+        e is CollectiveAbortedException || e.InnerException is CollectiveAbortedException;
+}
