@@ -1,0 +1,54 @@
+using System.Buffers.Binary;
+
+namespace Microsoft.ML.DiLoCo.Communication;
+
+/// <summary>
+/// bfloat16 on the wire: the upper 16 bits of the FP32 value, rounded to nearest with ties to even
+/// (as a cast to torch.bfloat16 does), 2 bytes per value, little-endian. Finite values beyond the largest
+/// bfloat16 (about 3.39e38) round to infinity, as IEEE rounding prescribes.
+/// </summary>
+public sealed class BFloat16WireCodec : IWireCodec
+{
+    /// <inheritdoc/>
+    public WireFormat Format => WireFormat.BFloat16;
+
+    /// <inheritdoc/>
+    public int EncodedLength(int count)
+    {
+        WireCodecLengths.ThrowIfNegative(count);
+        return WireCodecLengths.ToPayloadLength(2L * count, count);
+    }
+
+    /// <inheritdoc/>
+    public void Encode(ReadOnlySpan<float> values, Span<byte> destination)
+    {
+        WireCodecLengths.ThrowIfWrongLength(destination.Length, EncodedLength(values.Length), values.Length, nameof(destination));
+        FiniteValueGuard.ThrowIfAnyNonFinite(values, nameof(values));
+        for (int i = 0; i < values.Length; i++)
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(destination.Slice(2 * i, 2), ToBFloat16Bits(values[i]));
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Decode(ReadOnlySpan<byte> source, Span<float> destination)
+    {
+        WireCodecLengths.ThrowIfWrongLength(source.Length, EncodedLength(destination.Length), destination.Length, nameof(source));
+        for (int i = 0; i < destination.Length; i++)
+        {
+            uint upper = BinaryPrimitives.ReadUInt16LittleEndian(source.Slice(2 * i, 2));
+            destination[i] = BitConverter.UInt32BitsToSingle(upper << 16);
+        }
+    }
+
+    /// <summary>Rounds a finite float to the nearest bfloat16, ties to even.</summary>
+    internal static ushort ToBFloat16Bits(float value)
+    {
+        // Adding 0x7FFF rounds the dropped half up when it exceeds one half; the extra 1 when the kept
+        // part is odd turns an exact half into a round-up to even (and leaves an even kept part alone).
+        // The carry may ripple into the exponent, which is exactly the correct rounding to the next binade.
+        uint bits = BitConverter.SingleToUInt32Bits(value);
+        uint lsb = (bits >> 16) & 1;
+        return (ushort)((bits + 0x7FFFu + lsb) >> 16);
+    }
+}

@@ -1,0 +1,84 @@
+namespace Microsoft.ML.DiLoCo.Communication;
+
+/// <summary>
+/// One member of a group of workers in the same process (typically one thread each) that exchange payloads
+/// through memory. Create the whole group with <see cref="CreateGroup"/>.
+/// </summary>
+/// <remarks>
+/// Each endpoint numbers its own calls: its n-th <see cref="AllGatherAsync"/> takes part in round n, which
+/// completes once every member has made its n-th call. Rounds may overlap (one member may start round n + 1
+/// before another has reached round n). A member that crashes must call <see cref="Abort"/> (or
+/// <see cref="Dispose"/>) so that the others fail instead of waiting forever.
+/// </remarks>
+public sealed class InProcessCollective : ICollective
+{
+    private readonly InProcessGroup _group;
+    private long _nextRound;
+    private int _disposed;
+
+    private InProcessCollective(InProcessGroup group, int rank)
+    {
+        _group = group;
+        Rank = rank;
+    }
+
+    /// <inheritdoc/>
+    public int Rank { get; }
+
+    /// <inheritdoc/>
+    public int Size => _group.Size;
+
+    /// <summary>Creates a group of <paramref name="size"/> members; element k is the endpoint of rank k.</summary>
+    /// <param name="size">The number of members, at least 1.</param>
+    public static ICollective[] CreateGroup(int size)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
+        var group = new InProcessGroup(size);
+        var members = new ICollective[size];
+        for (int rank = 0; rank < size; rank++)
+        {
+            members[rank] = new InProcessCollective(group, rank);
+        }
+
+        return members;
+    }
+
+    /// <summary>
+    /// Deposits a copy of <paramref name="payload"/> for this member's next round and completes when every
+    /// member has deposited its part of that round, with the payloads in rank order (each member gets its own
+    /// array; the bytes are shared and must not be modified).
+    /// </summary>
+    /// <remarks>
+    /// The task fails with <see cref="CollectiveAbortedException"/> when the group is or gets aborted.
+    /// A token that is already cancelled throws before anything is deposited (the call does not count as a
+    /// round). Cancelling later only stops this member waiting: its payload stays deposited, so the other
+    /// members' round still completes.
+    /// </remarks>
+    public Task<ReadOnlyMemory<byte>[]> AllGatherAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        long round = Interlocked.Increment(ref _nextRound) - 1;
+        Task<ReadOnlyMemory<byte>[]> gathered = _group.Deposit(Rank, round, payload.ToArray());
+        return cancellationToken.CanBeCanceled ? gathered.WaitAsync(cancellationToken) : gathered;
+    }
+
+    /// <summary>
+    /// Aborts the whole group: every pending and future call of every member fails with a
+    /// <see cref="CollectiveAbortedException"/> whose inner exception is <paramref name="reason"/> (the first
+    /// reason given wins).
+    /// </summary>
+    public void Abort(Exception reason)
+    {
+        ArgumentNullException.ThrowIfNull(reason);
+        _group.Abort(reason);
+    }
+
+    /// <summary>Leaves the group, which aborts it ("member k left"): the others cannot complete a round without this member.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _group.Abort(new InvalidOperationException($"Member {Rank} left the group."));
+        }
+    }
+}
