@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Numerics.Tensors;
 using Microsoft.ML.DiLoCo.Communication;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -120,8 +119,7 @@ internal sealed class DiLoCoWorker : IDisposable
         int p = _settings.Schedule.FragmentOfLaunch(_launches);
         var buffers = _buffers[p];
         buffers.ReadDifference(_global, _replica.Parameters);           // GLOBAL minus LOCAL
-        if (!TensorPrimitives.IsFinite(buffers.Values))
-            throw new TrainingDivergedException(Rank, t, $"pseudo-gradient (fragment {p})");
+        ThrowIfNotFinite(buffers.Values, t, $"pseudo-gradient (fragment {p})");
         buffers.Encode();
         long sentBefore = _collective is MeteredCollective m ? m.BytesSent : 0;
         long receivedBefore = _collective is MeteredCollective m2 ? m2.BytesReceived : 0;
@@ -174,7 +172,7 @@ internal sealed class DiLoCoWorker : IDisposable
         var buffers = _gradientBuffers!;
         var parameters = _replica.Parameters;
         buffers.ReadGradients(parameters);
-        if (!TensorPrimitives.IsFinite(buffers.Values)) throw new TrainingDivergedException(Rank, t, "gradient");
+        ThrowIfNotFinite(buffers.Values, t, "gradient");
         buffers.Encode();
         var started = Stopwatch.GetTimestamp();
         var received = _collective.AllGatherAsync(buffers.Payload).GetAwaiter().GetResult();
@@ -183,6 +181,12 @@ internal sealed class DiLoCoWorker : IDisposable
         buffers.AverageInRankOrder(received, fragment: -1);
         buffers.WriteAsGradients(parameters);
         return waited;
+    }
+
+    private void ThrowIfNotFinite(float[] values, long t, string quantity)
+    {
+        try { FiniteValueGuard.ThrowIfAnyNonFinite(values, quantity); }
+        catch (ArgumentException e) { throw new TrainingDivergedException(Rank, t, quantity, e); }
     }
 
     public void Dispose()

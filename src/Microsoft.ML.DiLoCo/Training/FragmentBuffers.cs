@@ -1,4 +1,4 @@
-using System.Numerics.Tensors;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using Microsoft.ML.DiLoCo.Communication;
 using TorchSharp;
 using static TorchSharp.torch;

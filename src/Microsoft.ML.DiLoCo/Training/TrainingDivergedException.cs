@@ -3,9 +3,9 @@ namespace Microsoft.ML.DiLoCo;
 /// <summary>Training produced a NaN or infinite value; thrown instead of returning a silently broken model.</summary>
 public sealed class TrainingDivergedException : InvalidOperationException
 {
-    public TrainingDivergedException(int worker, long step, string quantity)
+    public TrainingDivergedException(int worker, long step, string quantity, Exception? inner = null)
         : base($"Training diverged: worker {worker} produced a non-finite {quantity} at step {step}. " +
-               "Lower InnerLearningRate or OuterLearningRate, or enable gradient clipping.")
+               "Lower InnerLearningRate or OuterLearningRate, or enable gradient clipping.", inner)
     {
         Worker = worker;
         Step = step;

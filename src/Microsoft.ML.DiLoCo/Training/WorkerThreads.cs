@@ -1,3 +1,4 @@
+using Microsoft.ML.DiLoCo.Communication;
 using TorchSharp;
 
 namespace Microsoft.ML.DiLoCo.Training;
