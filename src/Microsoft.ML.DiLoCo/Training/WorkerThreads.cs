@@ -15,8 +15,9 @@ internal static class WorkerThreads
     /// <param name="abortGroup">Fails every pending and future exchange of the group.</param>
     /// <param name="afterStep">Called on the worker's thread after each step (rank, t); may throw to stop training.</param>
     /// <param name="cancellation">Checked before every step.</param>
+    /// <param name="threadsPerWorker">libtorch intra-op threads of each worker thread.</param>
     public static void Run(IReadOnlyList<DiLoCoWorker> workers, long totalSteps, Action<Exception> abortGroup,
-        Action<int, long>? afterStep = null, CancellationToken cancellation = default)
+        Action<int, long>? afterStep = null, CancellationToken cancellation = default, int threadsPerWorker = 1)
     {
         var errors = new Exception?[workers.Count];
         var threads = new Thread[workers.Count];
@@ -27,7 +28,7 @@ internal static class WorkerThreads
             {
                 try
                 {
-                    torch.set_num_threads(1);
+                    torch.set_num_threads(threadsPerWorker);
                     var worker = workers[rank];
                     for (long t = 1; t <= totalSteps; t++)
                     {

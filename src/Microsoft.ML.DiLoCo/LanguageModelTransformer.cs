@@ -1,0 +1,144 @@
+using System.Text;
+using Microsoft.ML.Data;
+using Microsoft.ML.DiLoCo.Model;
+using Microsoft.ML.DiLoCo.Scoring;
+using Microsoft.ML.DiLoCo.Tokenization;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.DiLoCo;
+
+/// <summary>
+/// A fitted causal language model. <see cref="Transform"/> adds <c>Loss</c> (mean negative log-likelihood per
+/// predicted token, nats), <c>Perplexity</c> and <c>TokenCount</c> columns for the text column; empty text scores
+/// TokenCount 0 and NaN loss. <see cref="Generate"/> continues a prompt. The weights are the outer parameters θ̂.
+/// Not IDisposable on purpose: ML.NET's PredictionEngine disposes a disposable transformer, which would free a
+/// model that other engines still share; the native weights are released when the transformer is collected.
+/// </summary>
+public sealed class LanguageModelTransformer : ITransformer
+{
+    private readonly TransformerLanguageModel _model;
+    private readonly LanguageModelTokenizer _tokenizer;
+    private int _scoringStride;
+
+    internal LanguageModelTransformer(TransformerLanguageModel model, LanguageModelTokenizer tokenizer, string textColumnName, TrainingReport? report)
+    {
+        _model = model;
+        _model.eval(); // scoring and generation only: no dropout
+        _tokenizer = tokenizer;
+        TextColumnName = textColumnName;
+        TrainingReport = report;
+        _scoringStride = model.Options.ContextLength;
+    }
+
+    /// <summary>What training did and cost (null for a model that was not trained in this process).</summary>
+    public TrainingReport? TrainingReport { get; }
+
+    /// <summary>The text column this model reads.</summary>
+    public string TextColumnName { get; }
+
+    /// <summary>The tokenizer the model was trained with.</summary>
+    public TokenizerKind Tokenizer => _tokenizer.Kind;
+
+    /// <summary>A copy of the model's shape.</summary>
+    public TransformerOptions ModelOptions => _model.Options.Clone();
+
+    /// <summary>Number of trainable parameters.</summary>
+    public long ParameterCount => _model.ParameterCount;
+
+    /// <summary>
+    /// How far the scoring window advances over texts longer than the context (1..ContextLength; default
+    /// ContextLength). Every token is scored once; a smaller stride gives each token more context and costs more.
+    /// </summary>
+    public int ScoringStride
+    {
+        get => _scoringStride;
+        set
+        {
+            if (value < 1 || value > _model.Options.ContextLength)
+                throw new ArgumentOutOfRangeException(nameof(ScoringStride), value, $"ScoringStride must be in 1..{_model.Options.ContextLength} (the context length).");
+            _scoringStride = value;
+        }
+    }
+
+    internal TransformerLanguageModel Model => _model;
+
+    bool ITransformer.IsRowToRowMapper => true;
+
+    /// <inheritdoc />
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        ScoreColumns.CheckTextColumn(inputSchema, TextColumnName);
+        return ScoreColumns.AddTo(inputSchema);
+    }
+
+    /// <inheritdoc />
+    public IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ScoreColumns.CheckTextColumn(input.Schema, TextColumnName);
+        return new ScoredTextDataView(input, TextColumnName, CreateScorer);
+    }
+
+    IRowToRowMapper ITransformer.GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        ScoreColumns.CheckTextColumn(inputSchema, TextColumnName);
+        return new ScoredTextRowMapper(inputSchema, TextColumnName, CreateScorer);
+    }
+
+    void ICanSaveModel.Save(ModelSaveContext ctx) =>
+        throw new NotSupportedException("Saving a LanguageModelTransformer with mlContext.Model.Save is not supported yet.");
+
+    /// <summary>Continues <paramref name="prompt"/> (read as the start of a document) and returns the new text.</summary>
+    public string Generate(string prompt, GenerationOptions? options = null)
+    {
+        var text = new StringBuilder();
+        foreach (var piece in GenerateStreaming(prompt, options)) text.Append(piece);
+        return text.ToString();
+    }
+
+    /// <summary>Like <see cref="Generate"/>, but yields the text as it is produced.</summary>
+    public IEnumerable<string> GenerateStreaming(string prompt, GenerationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        options ??= new GenerationOptions();
+        options.Validate();
+        var promptIds = new[] { _tokenizer.EndOfTextId }.Concat(_tokenizer.Encode(prompt)).ToArray();
+        return GenerateLazily(promptIds, options);
+    }
+
+    private IEnumerable<string> GenerateLazily(int[] promptIds, GenerationOptions options)
+    {
+        var generated = new List<int>();
+        string emitted = "";
+        int seed = options.Seed ?? Random.Shared.Next();
+        foreach (int id in TextGeneration.Sample(_model, promptIds, options.MaxNewTokens, options.Temperature, options.TopK, options.TopP, seed, CPU))
+        {
+            if (id == _tokenizer.EndOfTextId) break;
+            generated.Add(id);
+            string text = _tokenizer.Decode(generated.ToArray());
+            // Hold back a trailing partial UTF-8 character (decoded as U+FFFD) until its bytes are complete.
+            string stable = text.EndsWith('\uFFFD') ? text[..^1] : text;
+            foreach (var stop in options.StopSequences)
+            {
+                int at = stable.IndexOf(stop, StringComparison.Ordinal);
+                if (stop.Length > 0 && at >= 0)
+                {
+                    if (at > emitted.Length) yield return stable[emitted.Length..at];
+                    yield break;
+                }
+            }
+            if (stable.Length > emitted.Length && stable.StartsWith(emitted, StringComparison.Ordinal))
+            {
+                yield return stable[emitted.Length..];
+                emitted = stable;
+            }
+        }
+        string final = _tokenizer.Decode(generated.ToArray());
+        if (final.Length > emitted.Length && final.StartsWith(emitted, StringComparison.Ordinal)) yield return final[emitted.Length..];
+    }
+
+    private ITextScorer CreateScorer() => new TransformerTextScorer(_model, _tokenizer, _scoringStride);
+
+}

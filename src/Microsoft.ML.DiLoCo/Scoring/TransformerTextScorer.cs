@@ -1,0 +1,113 @@
+using Microsoft.ML.DiLoCo.Model;
+using Microsoft.ML.DiLoCo.Tokenization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.DiLoCo.Scoring;
+
+/// <summary>
+/// Scores texts with a transformer: each text is read as a document (preceded by end-of-text, as in training),
+/// and every one of its tokens is predicted exactly once. Texts longer than the context are covered by a
+/// sliding window that advances by <c>stride</c> tokens; a window scores only targets no earlier window scored,
+/// so each target sees at least ContextLength − stride tokens of context. Windows of several texts share one
+/// forward pass (right-padded: causal attention keeps padding from affecting earlier positions).
+/// The model is shared read-only; each scorer instance owns only its buffers.
+/// </summary>
+internal sealed class TransformerTextScorer : ITextBatchScorer
+{
+    private readonly TransformerLanguageModel _model;
+    private readonly LanguageModelTokenizer _tokenizer;
+    private readonly int _stride;
+    private readonly int _windowsPerForward;
+
+    public TransformerTextScorer(TransformerLanguageModel model, LanguageModelTokenizer tokenizer, int stride)
+    {
+        int context = model.Options.ContextLength;
+        if (stride < 1 || stride > context)
+            throw new ArgumentOutOfRangeException(nameof(stride), stride, $"The scoring stride must be in 1..{context} (the context length).");
+        _model = model;
+        _tokenizer = tokenizer;
+        _stride = stride;
+        // Bound the logits of one forward pass to about 64 M floats (256 MB), whatever the vocabulary.
+        _windowsPerForward = (int)Math.Clamp((64L << 20) / ((long)context * model.VocabularySize), 1, 64);
+    }
+
+    public TextScore Score(ReadOnlyMemory<char> text)
+    {
+        Span<TextScore> one = stackalloc TextScore[1];
+        Score(new[] { text }, one);
+        return one[0];
+    }
+
+    public void Score(ReadOnlySpan<ReadOnlyMemory<char>> texts, Span<TextScore> results)
+    {
+        var windows = new List<Window>();
+        var sums = new double[texts.Length];
+        var counts = new int[texts.Length];
+        var sequences = new int[texts.Length][];
+        int context = _model.Options.ContextLength;
+        for (int i = 0; i < texts.Length; i++)
+        {
+            var ids = _tokenizer.Encode(texts[i].ToString());
+            var sequence = new int[ids.Length + 1];
+            sequence[0] = _tokenizer.EndOfTextId;
+            ids.CopyTo(sequence, 1);
+            sequences[i] = sequence;
+            int targets = ids.Length;
+            counts[i] = targets;
+            int scored = 0;
+            for (int begin = 0; scored < targets; begin += _stride)
+            {
+                int length = Math.Min(context, targets - begin);
+                windows.Add(new Window(i, begin, length, scored - begin));
+                scored = begin + length;
+            }
+        }
+
+        for (int start = 0; start < windows.Count; start += _windowsPerForward)
+            ScoreWindows(windows.GetRange(start, Math.Min(_windowsPerForward, windows.Count - start)), sequences, sums);
+
+        for (int i = 0; i < texts.Length; i++)
+        {
+            if (counts[i] == 0) { results[i] = TextScore.Empty; continue; }
+            double loss = sums[i] / counts[i];
+            results[i] = new TextScore((float)loss, (float)Math.Exp(loss), counts[i]);
+        }
+    }
+
+    private void ScoreWindows(List<Window> windows, int[][] sequences, double[] sums)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        int width = windows.Max(w => w.Length);
+        var inputs = new long[windows.Count * width];
+        var targets = new long[windows.Count * width];
+        for (int w = 0; w < windows.Count; w++)
+        {
+            var window = windows[w];
+            var sequence = sequences[window.Text];
+            for (int j = 0; j < window.Length; j++)
+            {
+                inputs[w * width + j] = sequence[window.Begin + j];
+                targets[w * width + j] = sequence[window.Begin + j + 1];
+            }
+        }
+        var device = _model.parameters().First().device;
+        var logits = _model.forward(tensor(inputs, new long[] { windows.Count, width }).to(device));
+        var nll = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[2]), tensor(targets).to(device), reduction: nn.Reduction.None)
+            .to(ScalarType.Float32).cpu().data<float>().ToArray();
+        for (int w = 0; w < windows.Count; w++)
+        {
+            var window = windows[w];
+            double sum = 0;
+            for (int j = Math.Max(0, window.FirstCounted); j < window.Length; j++) sum += nll[w * width + j];
+            sums[window.Text] += sum;
+        }
+    }
+
+    /// <param name="Text">Index of the text.</param>
+    /// <param name="Begin">First input position in the text's sequence (end-of-text + tokens).</param>
+    /// <param name="Length">Inputs (and targets) in the window.</param>
+    /// <param name="FirstCounted">First position whose target is scored here (earlier ones were scored before).</param>
+    private readonly record struct Window(int Text, int Begin, int Length, int FirstCounted);
+}

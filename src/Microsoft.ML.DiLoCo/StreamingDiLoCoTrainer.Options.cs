@@ -1,0 +1,118 @@
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.DiLoCo;
+
+public sealed partial class StreamingDiLoCoTrainer
+{
+    /// <summary>
+    /// Options of <see cref="StreamingDiLoCoTrainer"/>. Symbols in brackets are the paper's (arXiv 2501.18512).
+    /// Defaults follow the paper where it gives a value; every option is checked before training starts.
+    /// </summary>
+    public sealed class Options
+    {
+        /// <summary>The text column: one row is one document (string or ML.NET text).</summary>
+        public string TextColumnName = "Text";
+
+        /// <summary>The tokenizer; its vocabulary size sets the model's embedding.</summary>
+        public TokenizerKind Tokenizer = TokenizerKind.Bytes;
+
+        /// <summary>The transformer's shape.</summary>
+        public TransformerOptions Model = new();
+
+        /// <summary>Streaming DiLoCo (default), or a baseline: DiLoCo or data-parallel.</summary>
+        public TrainingAlgorithm Algorithm = TrainingAlgorithm.StreamingDiLoCo;
+
+        /// <summary>Number of model replicas [M], each on its own thread.</summary>
+        public int NumberOfWorkers = 2;
+
+        /// <summary>Devices for the workers, assigned round-robin: "cpu", "cuda", "cuda:0", "cuda:1", … (CUDA needs the CUDA libtorch build).</summary>
+        public string[] Devices = { "cpu" };
+
+        /// <summary>Inner steps between two syncs of the same fragment [H]. Must be a multiple of <see cref="NumberOfFragments"/>.</summary>
+        public int InnerSteps = 100;
+
+        /// <summary>Total number of fragments [P], the non-block fragment included (see <see cref="NonBlockParameters"/>). 1 = plain DiLoCo.</summary>
+        public int NumberOfFragments = 4;
+
+        /// <summary>How blocks are grouped into fragments (the paper uses strided).</summary>
+        public FragmentPattern FragmentPattern = FragmentPattern.Strided;
+
+        /// <summary>Where the embeddings, final norm and head are synchronised.</summary>
+        public NonBlockParameterPlacement NonBlockParameters = NonBlockParameterPlacement.OwnFragment;
+
+        /// <summary>Inner steps that overlap a fragment's exchange [τ], 0 ≤ τ &lt; H/P.</summary>
+        public int OverlapSteps = 1;
+
+        /// <summary>Merge weight on the local side [α] ∈ [0, 1]: θ_m ← α·θ_m + (1 − α)·θ̂. 0 overwrites with the global value.</summary>
+        public float MixingAlpha = 0.5f;
+
+        /// <summary>Number format of the pseudo-gradients on the wire (the paper's final method: FP4 E3M0).</summary>
+        public WireFormat WireFormat = WireFormat.Float4E3M0;
+
+        /// <summary>Values per FP32 scale in the FP4 format.</summary>
+        public int Float4BlockSize = 128;
+
+        /// <summary>Keep each fragment's quantisation error locally and add it to its next pseudo-gradient.</summary>
+        public bool ErrorFeedback;
+
+        /// <summary>Outer (Nesterov SGD) learning rate [η].</summary>
+        public float OuterLearningRate = 0.7f;
+
+        /// <summary>Outer Nesterov momentum [μ].</summary>
+        public float OuterMomentum = 0.9f;
+
+        /// <summary>Peak inner AdamW learning rate (after warmup; cosine decay to <see cref="MinimumLearningRateRatio"/> of it).</summary>
+        public float InnerLearningRate = 1e-3f;
+
+        /// <summary>Linear warmup steps of the inner learning rate.</summary>
+        public int WarmupSteps = 100;
+
+        /// <summary>Final inner learning rate as a fraction of the peak.</summary>
+        public float MinimumLearningRateRatio = 0.1f;
+
+        /// <summary>AdamW β1.</summary>
+        public float Beta1 = 0.9f;
+
+        /// <summary>AdamW β2 (the paper: 0.95).</summary>
+        public float Beta2 = 0.95f;
+
+        /// <summary>AdamW decoupled weight decay on matrices (the paper: 0.1).</summary>
+        public float WeightDecay = 0.1f;
+
+        /// <summary>Gradient clipping by global norm; 0 turns it off.</summary>
+        public float GradientClipNorm = 1f;
+
+        /// <summary>Sequences per worker per inner step [B] (the global batch is M·B).</summary>
+        public int BatchSize = 16;
+
+        /// <summary>Total inner steps [T].</summary>
+        public int TrainingSteps = 1000;
+
+        /// <summary>Optional held-out text (same column name) scored on the outer parameters θ̂ during training.</summary>
+        public IDataView? ValidationSet;
+
+        /// <summary>Inner steps between two validation evaluations (and one at the end).</summary>
+        public int EvaluationInterval = 100;
+
+        /// <summary>At most this many validation tokens are scored per evaluation (evenly spaced windows), to bound its cost.</summary>
+        public int MaximumValidationTokens = 65536;
+
+        /// <summary>Seed of initialisation, sharding and sampling; null takes the MLContext's random source.</summary>
+        public int? Seed;
+
+        /// <summary>Bit-identical results run to run for a given seed (CPU; dropout must then be 0 with several workers).</summary>
+        public bool Deterministic = true;
+
+        /// <summary>Stops training between two steps.</summary>
+        public CancellationToken CancellationToken;
+
+        /// <summary>A shallow copy (the model options are cloned too).</summary>
+        public Options Clone()
+        {
+            var copy = (Options)MemberwiseClone();
+            copy.Model = Model.Clone();
+            copy.Devices = (string[])Devices.Clone();
+            return copy;
+        }
+    }
+}

@@ -1,0 +1,77 @@
+using Microsoft.ML.DiLoCo.Training;
+
+namespace Microsoft.ML.DiLoCo;
+
+public sealed partial class StreamingDiLoCoTrainer
+{
+    /// <summary>
+    /// Every option is checked here, before any data is read: an error names the option and the allowed range.
+    /// Returns the effective schedule parameters (DiLoCo forces one fragment, no overlap, α = 0).
+    /// </summary>
+    internal static (int Fragments, int Overlap, float Alpha) Validate(Options o)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        if (string.IsNullOrWhiteSpace(o.TextColumnName))
+            throw new ArgumentException("TextColumnName must name the text column.", nameof(Options.TextColumnName));
+        if (!Enum.IsDefined(o.Tokenizer)) throw new ArgumentOutOfRangeException(nameof(Options.Tokenizer), o.Tokenizer, "Unknown tokenizer.");
+        if (!Enum.IsDefined(o.Algorithm)) throw new ArgumentOutOfRangeException(nameof(Options.Algorithm), o.Algorithm, "Unknown algorithm.");
+        if (!Enum.IsDefined(o.WireFormat)) throw new ArgumentOutOfRangeException(nameof(Options.WireFormat), o.WireFormat, "Unknown wire format.");
+        if (!Enum.IsDefined(o.FragmentPattern)) throw new ArgumentOutOfRangeException(nameof(Options.FragmentPattern), o.FragmentPattern, "Unknown fragment pattern.");
+        if (!Enum.IsDefined(o.NonBlockParameters)) throw new ArgumentOutOfRangeException(nameof(Options.NonBlockParameters), o.NonBlockParameters, "Unknown placement.");
+        if (o.Model is null) throw new ArgumentNullException(nameof(Options.Model));
+        o.Model.Validate("Model");
+
+        Positive(o.NumberOfWorkers, nameof(Options.NumberOfWorkers));
+        Positive(o.BatchSize, nameof(Options.BatchSize));
+        Positive(o.TrainingSteps, nameof(Options.TrainingSteps));
+        Positive(o.EvaluationInterval, nameof(Options.EvaluationInterval));
+        Positive(o.MaximumValidationTokens, nameof(Options.MaximumValidationTokens));
+        Positive(o.Float4BlockSize, nameof(Options.Float4BlockSize));
+        if (o.WarmupSteps < 0) throw new ArgumentOutOfRangeException(nameof(Options.WarmupSteps), o.WarmupSteps, "WarmupSteps must be 0 or more.");
+        PositiveFinite(o.InnerLearningRate, nameof(Options.InnerLearningRate));
+        PositiveFinite(o.OuterLearningRate, nameof(Options.OuterLearningRate));
+        UnitInterval(o.MinimumLearningRateRatio, nameof(Options.MinimumLearningRateRatio), upperOpen: false);
+        UnitInterval(o.OuterMomentum, nameof(Options.OuterMomentum), upperOpen: true);
+        UnitInterval(o.Beta1, nameof(Options.Beta1), upperOpen: true);
+        UnitInterval(o.Beta2, nameof(Options.Beta2), upperOpen: true);
+        if (!(o.WeightDecay >= 0) || float.IsInfinity(o.WeightDecay))
+            throw new ArgumentOutOfRangeException(nameof(Options.WeightDecay), o.WeightDecay, "WeightDecay must be a finite number ≥ 0.");
+        if (!(o.GradientClipNorm >= 0) || float.IsInfinity(o.GradientClipNorm))
+            throw new ArgumentOutOfRangeException(nameof(Options.GradientClipNorm), o.GradientClipNorm, "GradientClipNorm must be a finite number ≥ 0 (0 = off).");
+        WorkerDevices.Parse(o.Devices, nameof(Options.Devices));
+        if (o.Deterministic && o.Model.Dropout > 0 && o.NumberOfWorkers > 1)
+            throw new ArgumentException("Deterministic = true needs Model.Dropout = 0 with several workers: dropout draws from libtorch's global generator, which worker threads share.", nameof(Options.Deterministic));
+
+        if (o.Algorithm == TrainingAlgorithm.DataParallel) return (1, 0, 0f);
+        int fragments = o.Algorithm == TrainingAlgorithm.DiLoCo ? 1 : o.NumberOfFragments;
+        int overlap = o.Algorithm == TrainingAlgorithm.DiLoCo ? 0 : o.OverlapSteps;
+        float alpha = o.Algorithm == TrainingAlgorithm.DiLoCo ? 0f : o.MixingAlpha;
+        if (!(alpha >= 0 && alpha <= 1))
+            throw new ArgumentOutOfRangeException(nameof(Options.MixingAlpha), o.MixingAlpha, "MixingAlpha (α) must be in [0, 1].");
+        _ = new SyncSchedule(o.InnerSteps, fragments, overlap); // names InnerSteps / NumberOfFragments / OverlapSteps
+        int blockFragments = o.NonBlockParameters == NonBlockParameterPlacement.OwnFragment ? fragments - 1 : fragments;
+        if (fragments > 1 && blockFragments > o.Model.NumberOfLayers)
+        {
+            int max = o.NonBlockParameters == NonBlockParameterPlacement.OwnFragment ? o.Model.NumberOfLayers + 1 : o.Model.NumberOfLayers;
+            throw new ArgumentOutOfRangeException(nameof(Options.NumberOfFragments), o.NumberOfFragments,
+                $"NumberOfFragments = {o.NumberOfFragments} needs {blockFragments} block fragments but the model has {o.Model.NumberOfLayers} blocks (Model.NumberOfLayers); allowed range 1..{max}.");
+        }
+        return (fragments, overlap, alpha);
+    }
+
+    private static void Positive(int value, string name)
+    {
+        if (value < 1) throw new ArgumentOutOfRangeException(name, value, $"{name} must be at least 1.");
+    }
+
+    private static void PositiveFinite(float value, string name)
+    {
+        if (!(value > 0) || float.IsInfinity(value)) throw new ArgumentOutOfRangeException(name, value, $"{name} must be a finite number > 0.");
+    }
+
+    private static void UnitInterval(float value, string name, bool upperOpen)
+    {
+        bool ok = value >= 0 && (upperOpen ? value < 1 : value <= 1);
+        if (!ok) throw new ArgumentOutOfRangeException(name, value, $"{name} must be in [0, 1{(upperOpen ? ")" : "]")}.");
+    }
+}

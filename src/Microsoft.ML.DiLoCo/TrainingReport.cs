@@ -1,0 +1,110 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Microsoft.ML.DiLoCo;
+
+/// <summary>A validation loss of the outer parameters θ̂.</summary>
+public sealed record ValidationPoint(long Step, double Loss, double Perplexity, long Tokens);
+
+/// <summary>What one worker sent, received and spent.</summary>
+public sealed record WorkerCost(int Worker, long BytesSent, long BytesReceived, long LargestMessageBytes,
+    double ComputeSeconds, double CommunicationWaitSeconds, long Tokens);
+
+/// <summary>
+/// What a training run did and what it cost: losses, validation of θ̂, every sync, bytes on the wire beside the
+/// data-parallel equivalent, and compute utilisation. Serialises to JSON with <see cref="ToJson"/>.
+/// </summary>
+public sealed class TrainingReport
+{
+    public TrainingAlgorithm Algorithm { get; init; }
+    public WireFormat WireFormat { get; init; }
+    public int NumberOfWorkers { get; init; }
+    public int InnerSteps { get; init; }
+    public int NumberOfFragments { get; init; }
+    public int OverlapSteps { get; init; }
+    public float MixingAlpha { get; init; }
+    public long Steps { get; init; }
+    public long ParameterCount { get; init; }
+    public string[] FragmentNames { get; init; } = Array.Empty<string>();
+    public long[] FragmentSizes { get; init; } = Array.Empty<long>();
+
+    /// <summary>Mean inner loss over workers at each step (index 0 = step 1).</summary>
+    public IReadOnlyList<float> MeanInnerLoss { get; init; } = Array.Empty<float>();
+
+    /// <summary>Inner loss per worker per step: [worker][step − 1].</summary>
+    public IReadOnlyList<IReadOnlyList<float>> InnerLossPerWorker { get; init; } = Array.Empty<IReadOnlyList<float>>();
+
+    /// <summary>Validation loss of the outer parameters over time (empty without a validation set).</summary>
+    public IReadOnlyList<ValidationPoint> Validation { get; init; } = Array.Empty<ValidationPoint>();
+
+    /// <summary>Every sync as seen by worker 0 (all workers run the same schedule).</summary>
+    public IReadOnlyList<SyncRecord> Syncs { get; init; } = Array.Empty<SyncRecord>();
+
+    public IReadOnlyList<WorkerCost> Workers { get; init; } = Array.Empty<WorkerCost>();
+
+    /// <summary>Most bytes any worker sent (all-gather accounting: its payload to each of the M − 1 others).</summary>
+    public long BytesSentPerWorker => Workers.Count == 0 ? 0 : Workers.Max(w => w.BytesSent);
+
+    public long BytesReceivedPerWorker => Workers.Count == 0 ? 0 : Workers.Max(w => w.BytesReceived);
+
+    /// <summary>The largest single message any worker sent.</summary>
+    public long LargestMessageBytes => Workers.Count == 0 ? 0 : Workers.Max(w => w.LargestMessageBytes);
+
+    /// <summary>What data-parallel training would send per worker over the same steps, counted the same way:
+    /// the FP32 gradient of every parameter, every step, to each of the M − 1 other workers.</summary>
+    public long DataParallelBytesSentPerWorker => Steps * (NumberOfWorkers - 1) * 4L * ParameterCount;
+
+    /// <summary>Data-parallel bytes divided by the bytes this run sent (NaN when nothing was sent).</summary>
+    public double CommunicationReduction => BytesSentPerWorker == 0 ? double.NaN : (double)DataParallelBytesSentPerWorker / BytesSentPerWorker;
+
+    public double WallSeconds { get; init; }
+
+    /// <summary>Mean over workers of the seconds spent computing (forward, backward, optimizer).</summary>
+    public double ComputeSeconds => Workers.Count == 0 ? 0 : Workers.Average(w => w.ComputeSeconds);
+
+    /// <summary>Mean over workers of the seconds spent waiting for exchanges.</summary>
+    public double CommunicationWaitSeconds => Workers.Count == 0 ? 0 : Workers.Average(w => w.CommunicationWaitSeconds);
+
+    /// <summary>Seconds spent evaluating the validation set (excluded from compute).</summary>
+    public double EvaluationSeconds { get; init; }
+
+    /// <summary>Compute time over training wall time (evaluation excluded): 1 means the workers never waited.</summary>
+    public double ComputeUtilisation => WallSeconds - EvaluationSeconds <= 0 ? double.NaN : ComputeSeconds / (WallSeconds - EvaluationSeconds);
+
+    /// <summary>Training tokens processed by all workers per second of wall time (evaluation excluded).</summary>
+    public double TokensPerSecond => WallSeconds - EvaluationSeconds <= 0 ? double.NaN : Workers.Sum(w => w.Tokens) / (WallSeconds - EvaluationSeconds);
+
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    /// <summary>The whole report, derived figures included, as indented JSON.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    /// <summary>A few lines for a console: losses, bytes versus data-parallel, utilisation.</summary>
+    public string Summarize()
+    {
+        var lines = new List<string>
+        {
+            $"{Algorithm}: M = {NumberOfWorkers}, H = {InnerSteps}, P = {NumberOfFragments}, τ = {OverlapSteps}, α = {MixingAlpha}, wire {WireFormat}, {Steps} steps, {ParameterCount:N0} parameters",
+            $"inner loss: first {(MeanInnerLoss.Count > 0 ? MeanInnerLoss[0] : float.NaN):F3}, last {(MeanInnerLoss.Count > 0 ? MeanInnerLoss.Skip(Math.Max(0, MeanInnerLoss.Count - 20)).Average() : double.NaN):F3} (mean of the last 20 steps)",
+        };
+        if (Validation.Count > 0)
+            lines.Add("validation loss of θ̂: " + string.Join(", ", Validation.Select(v => $"{v.Step}: {v.Loss:F3}")));
+        lines.Add($"sent per worker: {Bytes(BytesSentPerWorker)} in {Syncs.Count} syncs (largest message {Bytes(LargestMessageBytes)}); " +
+                  $"data-parallel would send {Bytes(DataParallelBytesSentPerWorker)}: {CommunicationReduction:N0}× less");
+        lines.Add($"wall {WallSeconds:F1} s (evaluation {EvaluationSeconds:F1} s), compute utilisation {ComputeUtilisation:P1}, {TokensPerSecond:N0} tokens/s");
+        return string.Join(Environment.NewLine, lines);
+    }
+
+    private static string Bytes(long b) => b switch
+    {
+        >= 1L << 30 => $"{b / (double)(1L << 30):F2} GiB",
+        >= 1L << 20 => $"{b / (double)(1L << 20):F2} MiB",
+        >= 1L << 10 => $"{b / 1024.0:F1} KiB",
+        _ => $"{b} B",
+    };
+}
