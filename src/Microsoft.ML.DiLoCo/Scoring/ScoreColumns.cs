@@ -54,8 +54,8 @@ internal static class ScoreColumns
         ArgumentException.ThrowIfNullOrEmpty(columnName);
         var column = schema.GetColumnOrNull(columnName)
             ?? throw Missing(columnName, schema.Where(c => !c.IsHidden).Select(c => c.Name));
-        if (column.Value.Type is not TextDataViewType)
-            throw NotText(columnName, column.Value.Type.ToString());
+        if (column.Type is not TextDataViewType)
+            throw NotText(columnName, column.Type.ToString());
     }
 
     /// <inheritdoc cref="CheckTextColumn(DataViewSchema, string)"/>
@@ -69,7 +69,7 @@ internal static class ScoreColumns
         var column = matches[^1];
         if (column.Kind != SchemaShape.Column.VectorKind.Scalar || column.ItemType is not TextDataViewType)
             throw NotText(columnName, column.Kind == SchemaShape.Column.VectorKind.Scalar
-                ? column.ItemType.ToString()
+                ? column.ItemType.ToString() ?? "?"
                 : $"{column.Kind} of {column.ItemType}");
     }
 
