@@ -55,7 +55,7 @@ internal static class ScoreColumns
         var column = schema.GetColumnOrNull(columnName)
             ?? throw Missing(columnName, schema.Where(c => !c.IsHidden).Select(c => c.Name));
         if (column.Type is not TextDataViewType)
-            throw NotText(columnName, column.Type.ToString());
+            throw NotText(columnName, column.Type.ToString() ?? "?");
     }
 
     /// <inheritdoc cref="CheckTextColumn(DataViewSchema, string)"/>
