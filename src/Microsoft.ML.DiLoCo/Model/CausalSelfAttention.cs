@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.DiLoCo.Model;
@@ -11,7 +12,9 @@ namespace Microsoft.ML.DiLoCo.Model;
 /// </summary>
 internal sealed class CausalSelfAttention : nn.Module<Tensor, Tensor?, Tensor?, Tensor>
 {
+    [ComponentName(Name = "qkv")]
     private readonly Linear _qkv;
+    [ComponentName(Name = "output")]
     private readonly Linear _output;
     private readonly int _heads;
     private readonly double _dropout;
@@ -22,8 +25,7 @@ internal sealed class CausalSelfAttention : nn.Module<Tensor, Tensor?, Tensor?, 
         _dropout = options.Dropout;
         _qkv = nn.Linear(options.EmbeddingSize, 3L * options.EmbeddingSize, hasBias: options.Bias);
         _output = nn.Linear(options.EmbeddingSize, options.EmbeddingSize, hasBias: options.Bias);
-        register_module("qkv", _qkv);
-        register_module("output", _output);
+        RegisterComponents();  // under the [ComponentName] names, which are the documented parameter names
     }
 
     public override Tensor forward(Tensor x, Tensor? cos, Tensor? sin)

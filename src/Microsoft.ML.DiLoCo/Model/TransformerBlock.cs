@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.DiLoCo.Model;
@@ -10,9 +11,13 @@ namespace Microsoft.ML.DiLoCo.Model;
 /// </summary>
 internal sealed class TransformerBlock : nn.Module<Tensor, Tensor?, Tensor?, Tensor>
 {
+    [ComponentName(Name = "attention_norm")]
     private readonly LayerNorm _attentionNorm;
+    [ComponentName(Name = "attention")]
     private readonly CausalSelfAttention _attention;
+    [ComponentName(Name = "mlp_norm")]
     private readonly LayerNorm _mlpNorm;
+    [ComponentName(Name = "mlp")]
     private readonly MultilayerPerceptron _mlp;
     private readonly double _dropout;
 
@@ -23,10 +28,7 @@ internal sealed class TransformerBlock : nn.Module<Tensor, Tensor?, Tensor?, Ten
         _attention = new CausalSelfAttention(options);
         _mlpNorm = nn.LayerNorm(options.EmbeddingSize, bias: options.Bias);
         _mlp = new MultilayerPerceptron(options);
-        register_module("attention_norm", _attentionNorm);
-        register_module("attention", _attention);
-        register_module("mlp_norm", _mlpNorm);
-        register_module("mlp", _mlp);
+        RegisterComponents();
     }
 
     public override Tensor forward(Tensor x, Tensor? cos, Tensor? sin)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using TorchSharp;
 using TorchSharp.Modules;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.DiLoCo.Model;
@@ -36,10 +37,15 @@ internal sealed class TransformerLanguageModel : nn.Module<Tensor, Tensor>
     private const string RotaryCosName = "rotary_cos";
     private const string RotarySinName = "rotary_sin";
 
+    [ComponentName(Name = "token_embedding")]
     private readonly Embedding _tokenEmbedding;
+    [ComponentName(Name = "position_embedding")]
     private readonly Embedding? _positionEmbedding;
+    [ComponentName(Name = "blocks")]
     private readonly ModuleList<TransformerBlock> _blocks;
+    [ComponentName(Name = "final_norm")]
     private readonly LayerNorm _finalNorm;
+    [ComponentName(Name = "head")]
     private readonly Linear? _head;
 
     /// <summary>Builds the model and initialises its weights from torch's global generator (seed it with torch.manual_seed).</summary>
@@ -53,12 +59,8 @@ internal sealed class TransformerLanguageModel : nn.Module<Tensor, Tensor>
 
         int c = options.EmbeddingSize;
         _tokenEmbedding = nn.Embedding(vocabularySize, c);
-        register_module("token_embedding", _tokenEmbedding);
         if (options.PositionEncoding == PositionEncoding.Learned)
-        {
             _positionEmbedding = nn.Embedding(options.ContextLength, c);
-            register_module("position_embedding", _positionEmbedding);
-        }
         else
         {
             var (cos, sin) = RotaryEmbedding.CreateTables(options.ContextLength, c / options.NumberOfHeads);
@@ -66,14 +68,10 @@ internal sealed class TransformerLanguageModel : nn.Module<Tensor, Tensor>
             register_buffer(RotarySinName, sin, persistent: false);
         }
         _blocks = nn.ModuleList(Enumerable.Range(0, options.NumberOfLayers).Select(_ => new TransformerBlock(options)).ToArray());
-        register_module("blocks", _blocks);
         _finalNorm = nn.LayerNorm(c, bias: options.Bias);
-        register_module("final_norm", _finalNorm);
         if (!options.TiedEmbeddings)
-        {
             _head = nn.Linear(c, vocabularySize, hasBias: false);
-            register_module("head", _head);
-        }
+        RegisterComponents();  // modules under their [ComponentName]s; the rotary tables stay non-persistent buffers
 
         InitializeWeights();
         ParameterCount = parameters().Sum(p => p.numel());
