@@ -1,0 +1,162 @@
+using System.Globalization;
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.DiLoCo.Model;
+
+/// <summary>
+/// A decoder-only transformer language model in the GPT-2 mould (after nanoGPT's model.py):
+/// token embedding (+ learned positions, or rotary positions inside attention), pre-norm blocks,
+/// a final layer norm and an output head, tied to the token embedding by default.
+/// Forward maps tokens [B, T] (int64, T ≤ ContextLength) to logits [B, T, V].
+/// </summary>
+/// <remarks>
+/// Parameter names are stable: they key the fragment plan and the model file. With C = EmbeddingSize,
+/// V = vocabulary size, N = ContextLength, R = MlpRatio and i = 0 … NumberOfLayers − 1:
+/// <list type="table">
+/// <listheader><term>name</term><description>shape (and when it exists)</description></listheader>
+/// <item><term>token_embedding.weight</term><description>[V, C]</description></item>
+/// <item><term>position_embedding.weight</term><description>[N, C] (learned positions only)</description></item>
+/// <item><term>blocks.{i}.attention_norm.weight / .bias</term><description>[C] / [C]</description></item>
+/// <item><term>blocks.{i}.attention.qkv.weight / .bias</term><description>[3C, C] / [3C] (rows: queries, keys, values)</description></item>
+/// <item><term>blocks.{i}.attention.output.weight / .bias</term><description>[C, C] / [C]</description></item>
+/// <item><term>blocks.{i}.mlp_norm.weight / .bias</term><description>[C] / [C]</description></item>
+/// <item><term>blocks.{i}.mlp.up.weight / .bias</term><description>[R·C, C] / [R·C]</description></item>
+/// <item><term>blocks.{i}.mlp.down.weight / .bias</term><description>[C, R·C] / [C]</description></item>
+/// <item><term>final_norm.weight / .bias</term><description>[C] / [C]</description></item>
+/// <item><term>head.weight</term><description>[V, C] (untied embeddings only; the head has no bias)</description></item>
+/// </list>
+/// Every <c>.bias</c> is absent when <see cref="TransformerOptions.Bias"/> is false. Rotary cos/sin tables are
+/// non-persistent buffers: neither parameters nor state-dict entries.
+/// </remarks>
+internal sealed class TransformerLanguageModel : nn.Module<Tensor, Tensor>
+{
+    private const double InitStd = 0.02;
+    private const string RotaryCosName = "rotary_cos";
+    private const string RotarySinName = "rotary_sin";
+
+    [ComponentName(Name = "token_embedding")]
+    private readonly Embedding _tokenEmbedding;
+    [ComponentName(Name = "position_embedding")]
+    private readonly Embedding? _positionEmbedding;
+    [ComponentName(Name = "blocks")]
+    private readonly ModuleList<TransformerBlock> _blocks;
+    [ComponentName(Name = "final_norm")]
+    private readonly LayerNorm _finalNorm;
+    [ComponentName(Name = "head")]
+    private readonly Linear? _head;
+
+    /// <summary>Builds the model and initialises its weights from torch's global generator (seed it with torch.manual_seed).</summary>
+    public TransformerLanguageModel(TransformerOptions options, int vocabularySize) : base(nameof(TransformerLanguageModel))
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        ArgumentOutOfRangeException.ThrowIfLessThan(vocabularySize, 1);
+        Options = options.Clone();
+        VocabularySize = vocabularySize;
+
+        int c = options.EmbeddingSize;
+        _tokenEmbedding = nn.Embedding(vocabularySize, c);
+        if (options.PositionEncoding == PositionEncoding.Learned)
+            _positionEmbedding = nn.Embedding(options.ContextLength, c);
+        else
+        {
+            var (cos, sin) = RotaryEmbedding.CreateTables(options.ContextLength, c / options.NumberOfHeads);
+            register_buffer(RotaryCosName, cos, persistent: false);
+            register_buffer(RotarySinName, sin, persistent: false);
+        }
+        _blocks = nn.ModuleList(Enumerable.Range(0, options.NumberOfLayers).Select(_ => new TransformerBlock(options)).ToArray());
+        _finalNorm = nn.LayerNorm(c, bias: options.Bias);
+        if (!options.TiedEmbeddings)
+            _head = nn.Linear(c, vocabularySize, hasBias: false);
+        RegisterComponents();  // modules under their [ComponentName]s; the rotary tables stay non-persistent buffers
+
+        InitializeWeights();
+        ParameterCount = parameters().Sum(p => p.numel());
+    }
+
+    /// <summary>A copy of the options the model was built with.</summary>
+    public TransformerOptions Options { get; }
+
+    /// <summary>The number of token ids the model reads and predicts.</summary>
+    public int VocabularySize { get; }
+
+    /// <summary>The number of trainable scalars (a tied head counts once).</summary>
+    public long ParameterCount { get; }
+
+    /// <summary>The block a parameter belongs to ("blocks.3.mlp.up.weight" → 3), or null for parameters outside the blocks.</summary>
+    public static int? BlockIndexOf(string parameterName)
+    {
+        ArgumentNullException.ThrowIfNull(parameterName);
+        const string prefix = "blocks.";
+        if (!parameterName.StartsWith(prefix, StringComparison.Ordinal))
+            return null;
+        int end = parameterName.IndexOf('.', prefix.Length);
+        if (end < 0)
+            return null;
+        return int.TryParse(parameterName.AsSpan(prefix.Length, end - prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out int index)
+            ? index
+            : null;
+    }
+
+    /// <summary>Logits [B, T, V] for tokens [B, T] (int64, 1 ≤ T ≤ ContextLength).</summary>
+    public override Tensor forward(Tensor tokens)
+    {
+        if (tokens.dim() != 2 || tokens.dtype != ScalarType.Int64)
+            throw new ArgumentException($"Tokens must be a 2-D int64 tensor [batch, time]; got {tokens.dtype} [{string.Join(", ", tokens.shape)}].", nameof(tokens));
+        long time = tokens.shape[1];
+        if (time < 1 || time > Options.ContextLength)
+            throw new ArgumentOutOfRangeException(nameof(tokens), time, $"The sequence length must be in [1, {Options.ContextLength}] (Model.ContextLength).");
+
+        // Intermediates die here; autograd keeps what backward needs on its own.
+        using var scope = NewDisposeScope();
+        var x = _tokenEmbedding.forward(tokens);
+        Tensor? cos = null, sin = null;
+        if (_positionEmbedding is not null)
+            x = x + _positionEmbedding.weight!.narrow(0, 0, time);  // positions 0..T-1, broadcast over the batch
+        else
+        {
+            cos = get_buffer(RotaryCosName)!.narrow(0, 0, time);
+            sin = get_buffer(RotarySinName)!.narrow(0, 0, time);
+        }
+        if (Options.Dropout > 0 && training)
+            x = nn.functional.dropout(x, Options.Dropout, training: true);
+        foreach (var block in _blocks)
+            x = block.forward(x, cos, sin);
+        x = _finalNorm.forward(x);
+        var logits = _head is null ? nn.functional.linear(x, _tokenEmbedding.weight!) : _head.forward(x);
+        return logits.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Mean cross-entropy over every position of inputs [B, T] against targets [B, T] (the next tokens).</summary>
+    public Tensor Loss(Tensor inputs, Tensor targets)
+    {
+        if (!inputs.shape.SequenceEqual(targets.shape))
+            throw new ArgumentException($"Targets [{string.Join(", ", targets.shape)}] must have the shape of the inputs [{string.Join(", ", inputs.shape)}].", nameof(targets));
+        using var scope = NewDisposeScope();
+        var logits = forward(inputs);
+        var loss = nn.functional.cross_entropy(logits.view(-1, VocabularySize), targets.reshape(-1));
+        return loss.MoveToOuterDisposeScope();
+    }
+
+    // GPT-2: N(0, 0.02) for weights, zero biases, unit norms, and residual projections scaled by
+    // 1/sqrt(2·layers) so the residual stream's variance does not grow with depth.
+    private void InitializeWeights()
+    {
+        double residualStd = InitStd / Math.Sqrt(2.0 * Options.NumberOfLayers);
+        using var noGrad = no_grad();
+        foreach (var (name, parameter) in named_parameters())
+        {
+            if (name.EndsWith(".bias", StringComparison.Ordinal))
+                nn.init.zeros_(parameter);
+            else if (name.EndsWith("norm.weight", StringComparison.Ordinal))
+                nn.init.ones_(parameter);
+            else if (name.EndsWith("attention.output.weight", StringComparison.Ordinal) || name.EndsWith("mlp.down.weight", StringComparison.Ordinal))
+                nn.init.normal_(parameter, 0.0, residualStd);
+            else
+                nn.init.normal_(parameter, 0.0, InitStd);
+        }
+    }
+}
