@@ -7,8 +7,9 @@ namespace Microsoft.ML.DiLoCo;
 public sealed record ValidationPoint(long Step, double Loss, double Perplexity, long Tokens);
 
 /// <summary>What one worker sent, received and spent.</summary>
+/// <param name="ComputeUtilisation">Compute time over the worker's training wall time (evaluation excluded).</param>
 public sealed record WorkerCost(int Worker, long BytesSent, long BytesReceived, long LargestMessageBytes,
-    double ComputeSeconds, double CommunicationWaitSeconds, long Tokens);
+    double ComputeSeconds, double CommunicationWaitSeconds, long Tokens, double WallSeconds, double ComputeUtilisation);
 
 /// <summary>
 /// What a training run did and what it cost: losses, validation of θ̂, every sync, bytes on the wire beside the
@@ -68,8 +69,9 @@ public sealed class TrainingReport
     /// <summary>Seconds spent evaluating the validation set (excluded from compute).</summary>
     public double EvaluationSeconds { get; init; }
 
-    /// <summary>Compute time over training wall time (evaluation excluded): 1 means the workers never waited.</summary>
-    public double ComputeUtilisation => WallSeconds - EvaluationSeconds <= 0 ? double.NaN : ComputeSeconds / (WallSeconds - EvaluationSeconds);
+    /// <summary>Mean over workers of compute time over training wall time (evaluation excluded): 1 means the workers
+    /// never waited; what is missing went to exchanges, encoding and data loading.</summary>
+    public double ComputeUtilisation => Workers.Count == 0 ? double.NaN : Workers.Average(w => w.ComputeUtilisation);
 
     /// <summary>Training tokens processed by all workers per second of wall time (evaluation excluded).</summary>
     public double TokensPerSecond => WallSeconds - EvaluationSeconds <= 0 ? double.NaN : Workers.Sum(w => w.Tokens) / (WallSeconds - EvaluationSeconds);

@@ -103,7 +103,8 @@ internal static class LanguageModelTrainingRun
                 Validation = points,
                 Syncs = workers[0].Statistics.Syncs.ToArray(),
                 Workers = workers.Select((w, r) => new WorkerCost(r, metered[r].BytesSent, metered[r].BytesReceived, metered[r].LargestMessageBytes,
-                    w.Statistics.ComputeSeconds, w.Statistics.CommunicationWaitSeconds, w.Statistics.Tokens)).ToArray(),
+                    w.Statistics.ComputeSeconds, w.Statistics.CommunicationWaitSeconds, w.Statistics.Tokens,
+                    w.Statistics.WallSeconds - w.Statistics.ObserverSeconds, w.Statistics.ComputeUtilisation)).ToArray(),
                 WallSeconds = trainingWall,
                 EvaluationSeconds = evaluationSeconds,
             };

@@ -15,4 +15,13 @@ internal sealed class WorkerStatistics
     public double CommunicationWaitSeconds { get; set; }
 
     public long Tokens { get; set; }
+
+    /// <summary>Seconds from the worker's first step to the end of its final flush.</summary>
+    public double WallSeconds { get; set; }
+
+    /// <summary>Seconds spent in the after-step callback (evaluation, progress): not training, excluded from utilisation.</summary>
+    public double ObserverSeconds { get; set; }
+
+    /// <summary>Compute over (wall − observer) time: 1 when the worker never waited.</summary>
+    public double ComputeUtilisation => WallSeconds - ObserverSeconds <= 0 ? double.NaN : ComputeSeconds / (WallSeconds - ObserverSeconds);
 }

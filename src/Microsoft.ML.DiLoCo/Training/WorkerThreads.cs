@@ -30,13 +30,24 @@ internal static class WorkerThreads
                 {
                     torch.set_num_threads(threadsPerWorker);
                     var worker = workers[rank];
-                    for (long t = 1; t <= totalSteps; t++)
+                    var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                    try
                     {
-                        cancellation.ThrowIfCancellationRequested();
-                        worker.Step(t);
-                        afterStep?.Invoke(rank, t);
+                        for (long t = 1; t <= totalSteps; t++)
+                        {
+                            cancellation.ThrowIfCancellationRequested();
+                            worker.Step(t);
+                            if (afterStep is null) continue;
+                            var observed = System.Diagnostics.Stopwatch.GetTimestamp();
+                            afterStep(rank, t);
+                            worker.Statistics.ObserverSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(observed).TotalSeconds;
+                        }
+                        worker.Finish();
                     }
-                    worker.Finish();
+                    finally
+                    {
+                        worker.Statistics.WallSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
+                    }
                 }
                 catch (Exception e)
                 {
