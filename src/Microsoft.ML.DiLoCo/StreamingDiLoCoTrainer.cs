@@ -46,6 +46,7 @@ public sealed partial class StreamingDiLoCoTrainer : IEstimator<LanguageModelTra
         int seed = o.Seed ?? _host.Rand.Next();
 
         TrainingProgress? latest = null;
+        long logEvery = Math.Max(1, o.TrainingSteps / 20);
         using var pch = _host.StartProgressChannel("Streaming DiLoCo training");
         pch.SetHeader(new ProgressHeader(new[] { "loss", "tokens/s", "bytes sent" }, new[] { "step" }), entry =>
         {
@@ -59,7 +60,13 @@ public sealed partial class StreamingDiLoCoTrainer : IEstimator<LanguageModelTra
 
         var (model, report) = LanguageModelTrainingRun.Train(o, tokenizer.VocabularySize, train, validation, seed,
             message => ch.Info(MessageSensitivity.None, message),
-            p => Volatile.Write(ref latest, p));
+            p =>
+            {
+                Volatile.Write(ref latest, p);
+                // MLContext users see progress through ml.Log (ML.NET's progress channel has no public reader).
+                if (p.Step % logEvery == 0 || p.Step == p.TotalSteps)
+                    ch.Info(MessageSensitivity.None, $"step {p.Step}/{p.TotalSteps}: loss {p.Loss:F3}, {p.TokensPerSecond:N0} tokens/s, sent {p.BytesSent:N0} bytes, ETA {p.EstimatedRemaining:hh\\:mm\\:ss}");
+            });
         ch.Info(MessageSensitivity.None, report.Summarize());
         return new LanguageModelTransformer(model, tokenizer, o.TextColumnName, report);
     }

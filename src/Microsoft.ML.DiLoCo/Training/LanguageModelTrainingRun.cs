@@ -68,12 +68,11 @@ internal static class LanguageModelTrainingRun
 
             var clock = Stopwatch.StartNew();
             Evaluate(0);
-            long reportEvery = Math.Max(1, o.TrainingSteps / 100);
             WorkerThreads.Run(workers, o.TrainingSteps, e => ((InProcessCollective)group[0]).Abort(e), (rank, t) =>
             {
                 if (rank != 0) return;
                 if (t % o.EvaluationInterval == 0 && t < o.TrainingSteps) Evaluate(t);
-                if (progress is not null && (t % reportEvery == 0 || t == o.TrainingSteps))
+                if (progress is not null) // every step: a small record; the listener decides what to show
                 {
                     var stats = workers[0].Statistics;
                     double seconds = clock.Elapsed.TotalSeconds - evaluationSeconds;
