@@ -52,6 +52,12 @@ public sealed class TransformerLanguageModelTests
         var expected = ExpectedNames(2, learned: false, tied: false, bias: true);
         CollectionAssert.AreEqual(expected, Names(model));
         CollectionAssert.AreEquivalent(expected, model.state_dict().Keys.ToArray());
+        Assert.AreEqual(0, model.named_buffers().Count());
+        // The tables follow the activations to another type (or device).
+        model.to(ScalarType.Float64);
+        using var tokens = zeros([1, 4], dtype: ScalarType.Int64);
+        using var logits = model.forward(tokens);
+        Assert.AreEqual(ScalarType.Float64, logits.dtype);
     }
 
     [TestMethod]
