@@ -53,11 +53,18 @@ public sealed class TransformerLanguageModelTests
         CollectionAssert.AreEqual(expected, Names(model));
         CollectionAssert.AreEquivalent(expected, model.state_dict().Keys.ToArray());
         Assert.AreEqual(0, model.named_buffers().Count());
-        // The tables follow the activations to another type (or device).
+    }
+
+    [TestMethod]
+    public void RotaryTables_FollowTheModelToAnotherType()
+    {
+        using var model = new TransformerLanguageModel(Small(PositionEncoding.Rotary), ByteVocabulary);
+        using var tokens = randint(0, ByteVocabulary, [2, 16], dtype: ScalarType.Int64);
+        using var single = model.forward(tokens);
         model.to(ScalarType.Float64);
-        using var tokens = zeros([1, 4], dtype: ScalarType.Int64);
-        using var logits = model.forward(tokens);
-        Assert.AreEqual(ScalarType.Float64, logits.dtype);
+        using var @double = model.forward(tokens);
+        Assert.AreEqual(ScalarType.Float64, @double.dtype);
+        Assert.IsTrue(@double.to(ScalarType.Float32).allclose(single, rtol: 1e-4, atol: 1e-5));
     }
 
     [TestMethod]
