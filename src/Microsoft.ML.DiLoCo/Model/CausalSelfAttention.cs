@@ -25,7 +25,7 @@ internal sealed class CausalSelfAttention : nn.Module<Tensor, Tensor?, Tensor?, 
         _dropout = options.Dropout;
         _qkv = nn.Linear(options.EmbeddingSize, 3L * options.EmbeddingSize, hasBias: options.Bias);
         _output = nn.Linear(options.EmbeddingSize, options.EmbeddingSize, hasBias: options.Bias);
-        RegisterComponents();  // under the [ComponentName] names, which are the documented parameter names
+        RegisterComponents();  // under the [ComponentName] names (the documented parameter names)
     }
 
     public override Tensor forward(Tensor x, Tensor? cos, Tensor? sin)

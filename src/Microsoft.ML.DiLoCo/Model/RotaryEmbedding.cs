@@ -7,9 +7,36 @@ namespace Microsoft.ML.DiLoCo.Model;
 /// Rotary position embedding (RoPE, Su et al. 2021) in the "rotate half" layout of GPT-NeoX and LLaMA:
 /// channel i of the first half of a head pairs with channel i of the second half.
 /// </summary>
-internal static class RotaryEmbedding
+/// <remarks>
+/// The cos/sin tables are precomputed once and deliberately kept out of the module's buffers: TorchSharp 0.107's
+/// <c>Module.to</c> does not move non-persistent buffers, and persistent ones would land in the state dict.
+/// Instead the tables follow the activations: the first call on another device or type moves them there.
+/// </remarks>
+internal sealed class RotaryEmbedding : IDisposable
 {
     private const double Base = 10000.0;
+    private Tensor _cos;  // [contextLength, headSize]
+    private Tensor _sin;
+
+    public RotaryEmbedding(int contextLength, int headSize)
+    {
+        (_cos, _sin) = CreateTables(contextLength, headSize);
+        _cos.DetachFromDisposeScope();
+        _sin.DetachFromDisposeScope();
+    }
+
+    /// <summary>Rows 0..time-1 of the tables, on the given device and type.</summary>
+    public (Tensor Cos, Tensor Sin) Tables(long time, Device device, ScalarType dtype)
+    {
+        if (_cos.device_type != device.type || _cos.device_index != device.index || _cos.dtype != dtype)
+        {
+            var (cos, sin) = (_cos.to(dtype, device).DetachFromDisposeScope(), _sin.to(dtype, device).DetachFromDisposeScope());
+            _cos.Dispose();
+            _sin.Dispose();
+            (_cos, _sin) = (cos, sin);
+        }
+        return (_cos.narrow(0, 0, time), _sin.narrow(0, 0, time));
+    }
 
     /// <summary>The cos and sin tables, each [contextLength, headSize], for positions 0..contextLength-1.</summary>
     public static (Tensor Cos, Tensor Sin) CreateTables(int contextLength, int headSize)
@@ -29,5 +56,11 @@ internal static class RotaryEmbedding
         var halves = x.chunk(2, dim: -1);
         var rotated = cat([-halves[1], halves[0]], dim: -1);
         return x * cos + rotated * sin;
+    }
+
+    public void Dispose()
+    {
+        _cos.Dispose();
+        _sin.Dispose();
     }
 }

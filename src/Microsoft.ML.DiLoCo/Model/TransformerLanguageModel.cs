@@ -29,13 +29,11 @@ namespace Microsoft.ML.DiLoCo.Model;
 /// <item><term>head.weight</term><description>[V, C] (untied embeddings only; the head has no bias)</description></item>
 /// </list>
 /// Every <c>.bias</c> is absent when <see cref="TransformerOptions.Bias"/> is false. Rotary cos/sin tables are
-/// non-persistent buffers: neither parameters nor state-dict entries.
+/// neither parameters nor buffers nor state-dict entries (see <see cref="RotaryEmbedding"/>).
 /// </remarks>
 internal sealed class TransformerLanguageModel : nn.Module<Tensor, Tensor>
 {
     private const double InitStd = 0.02;
-    private const string RotaryCosName = "rotary_cos";
-    private const string RotarySinName = "rotary_sin";
 
     [ComponentName(Name = "token_embedding")]
     private readonly Embedding _tokenEmbedding;
@@ -47,6 +45,7 @@ internal sealed class TransformerLanguageModel : nn.Module<Tensor, Tensor>
     private readonly LayerNorm _finalNorm;
     [ComponentName(Name = "head")]
     private readonly Linear? _head;
+    private readonly RotaryEmbedding? _rotary;  // not a module: its tables are neither parameters nor state
 
     /// <summary>Builds the model and initialises its weights from torch's global generator (seed it with torch.manual_seed).</summary>
     public TransformerLanguageModel(TransformerOptions options, int vocabularySize) : base(nameof(TransformerLanguageModel))
@@ -62,16 +61,12 @@ internal sealed class TransformerLanguageModel : nn.Module<Tensor, Tensor>
         if (options.PositionEncoding == PositionEncoding.Learned)
             _positionEmbedding = nn.Embedding(options.ContextLength, c);
         else
-        {
-            var (cos, sin) = RotaryEmbedding.CreateTables(options.ContextLength, c / options.NumberOfHeads);
-            register_buffer(RotaryCosName, cos, persistent: false);
-            register_buffer(RotarySinName, sin, persistent: false);
-        }
+            _rotary = new RotaryEmbedding(options.ContextLength, c / options.NumberOfHeads);
         _blocks = nn.ModuleList(Enumerable.Range(0, options.NumberOfLayers).Select(_ => new TransformerBlock(options)).ToArray());
         _finalNorm = nn.LayerNorm(c, bias: options.Bias);
         if (!options.TiedEmbeddings)
             _head = nn.Linear(c, vocabularySize, hasBias: false);
-        RegisterComponents();  // modules under their [ComponentName]s; the rotary tables stay non-persistent buffers
+        RegisterComponents();  // under the [ComponentName] names, which are the documented parameter names
 
         InitializeWeights();
         ParameterCount = parameters().Sum(p => p.numel());
@@ -117,10 +112,7 @@ internal sealed class TransformerLanguageModel : nn.Module<Tensor, Tensor>
         if (_positionEmbedding is not null)
             x = x + _positionEmbedding.weight!.narrow(0, 0, time);  // positions 0..T-1, broadcast over the batch
         else
-        {
-            cos = get_buffer(RotaryCosName)!.narrow(0, 0, time);
-            sin = get_buffer(RotarySinName)!.narrow(0, 0, time);
-        }
+            (cos, sin) = _rotary!.Tables(time, x.device, x.dtype);
         if (Options.Dropout > 0 && training)
             x = nn.functional.dropout(x, Options.Dropout, training: true);
         foreach (var block in _blocks)
@@ -139,6 +131,13 @@ internal sealed class TransformerLanguageModel : nn.Module<Tensor, Tensor>
         var logits = forward(inputs);
         var loss = nn.functional.cross_entropy(logits.view(-1, VocabularySize), targets.reshape(-1));
         return loss.MoveToOuterDisposeScope();
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+            _rotary?.Dispose();
+        base.Dispose(disposing);
     }
 
     // GPT-2: N(0, 0.02) for weights, zero biases, unit norms, and residual projections scaled by

@@ -52,6 +52,19 @@ public sealed class TransformerLanguageModelTests
         var expected = ExpectedNames(2, learned: false, tied: false, bias: true);
         CollectionAssert.AreEqual(expected, Names(model));
         CollectionAssert.AreEquivalent(expected, model.state_dict().Keys.ToArray());
+        Assert.AreEqual(0, model.named_buffers().Count());
+    }
+
+    [TestMethod]
+    public void RotaryTables_FollowTheModelToAnotherType()
+    {
+        using var model = new TransformerLanguageModel(Small(PositionEncoding.Rotary), ByteVocabulary);
+        using var tokens = randint(0, ByteVocabulary, [2, 16], dtype: ScalarType.Int64);
+        using var single = model.forward(tokens);
+        model.to(ScalarType.Float64);
+        using var @double = model.forward(tokens);
+        Assert.AreEqual(ScalarType.Float64, @double.dtype);
+        Assert.IsTrue(@double.to(ScalarType.Float32).allclose(single, rtol: 1e-4, atol: 1e-5));
     }
 
     [TestMethod]
