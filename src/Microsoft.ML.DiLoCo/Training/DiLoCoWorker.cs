@@ -196,6 +196,7 @@ internal sealed class DiLoCoWorker : IDisposable
         foreach (var b in _buffers) b.Dispose();
         _gradientBuffers?.Dispose();
         foreach (var g in _global) g.Dispose();
+        _replica.Dispose(); // the worker owns its replica
     }
 
     private sealed record InFlightSync(int Fragment, long LaunchStep, long ApplyStep, Task<ReadOnlyMemory<byte>[]> Exchange,
