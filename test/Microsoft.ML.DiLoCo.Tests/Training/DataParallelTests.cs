@@ -14,52 +14,8 @@ namespace Microsoft.ML.DiLoCo.Tests.Training;
 [TestClass]
 public sealed class DataParallelTests
 {
-    private const int Features = 4;
     private const int HalfBatch = 8;
     private const int Steps = 20;
-
-    /// <summary>Least squares on fixed random data (<see cref="LinearRegressionReplica"/>'s data), on an explicit row list per step.</summary>
-    private sealed class RowListReplica : IReplica
-    {
-        private readonly Tensor _x, _y;
-        private readonly IReadOnlyList<int[]> _batches;
-        private int _step;
-
-        /// <param name="batches">batches[t] = the rows of inner step t + 1; the loss is their mean squared error.</param>
-        public RowListReplica(int dataSeed, IReadOnlyList<int[]> batches)
-        {
-            var g = new Generator((ulong)dataSeed);
-            _x = randn(new long[] { 256, Features }, generator: g).DetachFromDisposeScope();
-            var wTrue = randn(new long[] { Features, 1 }, generator: g);
-            _y = (_x.matmul(wTrue) + 0.1 * randn(new long[] { 256, 1 }, generator: g)).DetachFromDisposeScope();
-            _batches = batches;
-            Parameters = new[]
-            {
-                new Parameter(zeros(Features, 1), requires_grad: true),
-                new Parameter(zeros(1), requires_grad: true),
-            };
-        }
-
-        public IReadOnlyList<Parameter> Parameters { get; }
-
-        public long TokensPerStep => _batches[0].Length;
-
-        public Tensor NextLoss()
-        {
-            using var index = tensor(_batches[_step++].Select(i => (long)i).ToArray());
-            var x = _x.index_select(0, index);
-            var y = _y.index_select(0, index);
-            var prediction = x.matmul(Parameters[0]) + Parameters[1];
-            return (prediction - y).pow(2).mean();
-        }
-
-        public void Dispose()
-        {
-            _x.Dispose();
-            _y.Dispose();
-            foreach (var p in Parameters) p.Dispose();
-        }
-    }
 
     /// <summary>The global batches: 2·HalfBatch distinct rows per step, drawn from a fixed permutation.</summary>
     private static int[][] GlobalBatches()
@@ -92,8 +48,8 @@ public sealed class DataParallelTests
             .Select(m => global.Select(b => b.Skip(m * HalfBatch).Take(HalfBatch).ToArray()).ToArray())
             .ToArray();
 
-        var (pair, _, pairWorkers) = EngineHarness.Run(r => new RowListReplica(5, halves[r]), 2, Settings(clipNorm, adam), Steps);
-        var (single, _, singleWorkers) = EngineHarness.Run(_ => new RowListReplica(5, global), 1, Settings(clipNorm, adam), Steps);
+        var (pair, _, pairWorkers) = EngineHarness.Run(r => new LinearRegressionReplica(5, halves[r]), 2, Settings(clipNorm, adam), Steps);
+        var (single, _, singleWorkers) = EngineHarness.Run(_ => new LinearRegressionReplica(5, global), 1, Settings(clipNorm, adam), Steps);
         try
         {
             for (int t = 0; t <= Steps; t++)
@@ -127,8 +83,8 @@ public sealed class DataParallelTests
         var global = GlobalBatches();
         var half0 = global.Select(b => b.Take(HalfBatch).ToArray()).ToArray();
         var half1 = global.Select(b => b.Skip(HalfBatch).ToArray()).ToArray();
-        var (a, _, wa) = EngineHarness.Run(_ => new RowListReplica(5, half0), 1, Settings(0), Steps);
-        var (b, _, wb) = EngineHarness.Run(_ => new RowListReplica(5, half1), 1, Settings(0), Steps);
+        var (a, _, wa) = EngineHarness.Run(_ => new LinearRegressionReplica(5, half0), 1, Settings(0), Steps);
+        var (b, _, wb) = EngineHarness.Run(_ => new LinearRegressionReplica(5, half1), 1, Settings(0), Steps);
         try
         {
             CollectionAssert.AreEqual(a[0][0], b[0][0]);
