@@ -1,3 +1,4 @@
+using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 
 namespace Microsoft.ML.DiLoCo;
@@ -26,6 +27,62 @@ public sealed class LanguageModelingCatalog
 
     /// <summary>The trainers of this catalog.</summary>
     public LanguageModelingTrainers Trainers { get; }
+
+    /// <summary>
+    /// Token-weighted loss, perplexity and bits per byte of data scored by a <see cref="LanguageModelTransformer"/>
+    /// (its Loss and TokenCount columns). Rows with no predicted token (empty text) are skipped.
+    /// </summary>
+    /// <param name="data">The output of <see cref="LanguageModelTransformer.Transform"/>.</param>
+    /// <param name="textColumnName">The text column, for bits per byte; when it is absent, BitsPerByte is NaN.</param>
+    /// <param name="lossColumnName">The loss column.</param>
+    /// <param name="tokenCountColumnName">The token-count column.</param>
+    public LanguageModelMetrics Evaluate(IDataView data, string textColumnName = "Text",
+        string lossColumnName = Scoring.ScoreColumns.Loss, string tokenCountColumnName = Scoring.ScoreColumns.TokenCount)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var loss = RequireColumn(data, lossColumnName, NumberDataViewType.Single);
+        var count = RequireColumn(data, tokenCountColumnName, NumberDataViewType.Int32);
+        var text = data.Schema.GetColumnOrNull(textColumnName);
+        if (text is { } t && t.Type is not TextDataViewType) text = null;
+
+        var columns = new List<DataViewSchema.Column> { loss, count };
+        if (text is { } tc) columns.Add(tc);
+        using var cursor = data.GetRowCursor(columns);
+        var getLoss = cursor.GetGetter<float>(loss);
+        var getCount = cursor.GetGetter<int>(count);
+        var getText = text is { } textColumn ? cursor.GetGetter<ReadOnlyMemory<char>>(textColumn) : null;
+        float rowLoss = 0;
+        int rowCount = 0;
+        ReadOnlyMemory<char> rowText = default;
+        double nats = 0;
+        long tokens = 0, bytes = 0, rows = 0;
+        while (cursor.MoveNext())
+        {
+            getCount(ref rowCount);
+            if (rowCount <= 0) continue;
+            getLoss(ref rowLoss);
+            nats += (double)rowLoss * rowCount;
+            tokens += rowCount;
+            rows++;
+            if (getText is not null)
+            {
+                getText(ref rowText);
+                bytes += System.Text.Encoding.UTF8.GetByteCount(rowText.Span);
+            }
+        }
+        double mean = tokens == 0 ? double.NaN : nats / tokens;
+        double bitsPerByte = getText is null || bytes == 0 ? double.NaN : nats / Math.Log(2) / bytes;
+        return new LanguageModelMetrics(mean, Math.Exp(mean), bitsPerByte, tokens, rows);
+    }
+
+    private static DataViewSchema.Column RequireColumn(IDataView data, string name, DataViewType type)
+    {
+        var column = data.Schema.GetColumnOrNull(name)
+            ?? throw new ArgumentOutOfRangeException(nameof(data), $"The scored data has no column '{name}': pass the output of LanguageModelTransformer.Transform.");
+        if (!column.Type.Equals(type))
+            throw new ArgumentException($"Column '{name}' has type {column.Type}; {type} is required.", nameof(data));
+        return column;
+    }
 }
 
 /// <summary>Language-model trainers.</summary>
