@@ -24,8 +24,18 @@ switch (mode)
         Console.WriteLine(section);
         break;
     }
+    case "speed":
+    {
+        int speedSteps = int.Parse(ArgumentAfter("--steps") ?? "60");
+        var results = SpeedBenchmark.Run(speedSteps, Path.Combine(AppContext.BaseDirectory, "pytorch", "reference_train.py"));
+        File.WriteAllText(Path.Combine(output, "speed.json"), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
+        string section = SpeedBenchmark.Document(results, speedSteps, machine, commit);
+        File.WriteAllText(Path.Combine(output, "speed.md"), section);
+        Console.WriteLine(section);
+        break;
+    }
     default:
-        Console.Error.WriteLine($"Unknown benchmark '{mode}'. Use: quality [--quick|--full] [--steps N] [--out DIR].");
+        Console.Error.WriteLine($"Unknown benchmark '{mode}'. Use: quality|speed [--quick|--full] [--steps N] [--out DIR].");
         return 2;
 }
 return 0;
