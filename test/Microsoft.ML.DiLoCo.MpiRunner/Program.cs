@@ -8,11 +8,16 @@ using Microsoft.ML.DiLoCo;
 // this rank's θ̂ checksum (SHA-256 of the FP32 parameters) and the report's numbers. Used by the MPI tests.
 //   mpirun --allow-run-as-root --oversubscribe -np 2 dotnet Microsoft.ML.DiLoCo.MpiRunner.dll transport=mpi steps=40
 // Keys: transport (inprocess|mpi), workers, steps, innerSteps, fragments, overlap, algorithm, wire, seed, documents,
-// bandwidthBits, latencyMs, layers, embedding, batch, timeout, differOnRank (that rank trains with innerSteps × 2: the mismatch test).
+// bandwidthBits, latencyMs, layers, embedding, batch, timeout, differOnRank (that rank trains with innerSteps × 2: the mismatch test),
+// dieOnRank + dieAfterMs (that rank kills itself), mode=allgather chunk=N (the collective alone, see AllGatherCheck).
 var settings = args.Select(a => a.Split('=', 2)).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "", StringComparer.OrdinalIgnoreCase);
 string Get(string key, string fallback) => settings.TryGetValue(key, out var v) ? v : fallback;
 int Int(string key, int fallback) => int.Parse(Get(key, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
 double Real(string key, double fallback) => double.Parse(Get(key, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
+
+if (Get("mode", "train") == "allgather") return AllGatherCheck.Run(Int("chunk", 1000));
+if (Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_RANK") is { } dyingRank && Get("dieOnRank", "") == dyingRank)
+    _ = new Timer(_ => System.Diagnostics.Process.GetCurrentProcess().Kill(), null, Int("dieAfterMs", 1000), Timeout.Infinite); // a rank that dies mid-run
 
 var options = new StreamingDiLoCoTrainer.Options
 {
@@ -96,5 +101,36 @@ internal static class GeneratedText
     internal sealed class Row
     {
         public string Text { get; set; } = "";
+    }
+}
+
+/// <summary>
+/// The collective alone: rank r all-gathers r·2500 + 1 bytes (rank 1 sends nothing) through chunks of a few bytes, then
+/// repeats with the ranks' sizes reversed, checks every byte, passes a barrier, and prints what it received.
+/// </summary>
+internal static class AllGatherCheck
+{
+    public static int Run(int chunk)
+    {
+        using var collective = new Microsoft.ML.DiLoCo.Communication.MpiCollective(TimeSpan.FromSeconds(60), chunk);
+        int Length(int r, int round) { int k = round == 0 ? r : collective.Size - 1 - r; return k == 1 ? 0 : k * 2500 + 1; }
+        byte[] Payload(int r, int round) => Enumerable.Range(0, Length(r, round)).Select(i => (byte)(r * 31 + i * 7 + round)).ToArray();
+        // Both rounds are in flight at once: they must complete in issue order with the right contents.
+        var first = collective.AllGatherAsync(Payload(collective.Rank, 0));
+        var second = collective.AllGatherAsync(Payload(collective.Rank, 1));
+        var rounds = new[] { first.GetAwaiter().GetResult(), second.GetAwaiter().GetResult() };
+        bool ok = true;
+        for (int round = 0; round < 2; round++)
+            for (int r = 0; r < collective.Size; r++)
+                ok &= rounds[round][r].Span.SequenceEqual(Payload(r, round));
+        collective.BarrierAsync().GetAwaiter().GetResult();
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            rank = collective.Rank,
+            size = collective.Size,
+            lengths = rounds.Select(g => g.Select(p => p.Length).ToArray()).ToArray(),
+            ok,
+        }));
+        return ok ? 0 : 4;
     }
 }
