@@ -33,8 +33,8 @@ internal static class MLNetModelContext
         Invoke(ctx, typeof(ModelSaveContext), "SetVersionInfo", [VersionInfoType], CreateVersionInfo());
         var main = (BinaryWriter)Field(typeof(ModelSaveContext), "Writer").GetValue(ctx)!;
         write(main, (name, body) =>
-            Invoke(ctx, typeof(ModelSaveContext), "SaveBinaryStream", [typeof(Action<BinaryWriter>)],
-                new Action<BinaryWriter>(writer => { body(writer.BaseStream); writer.Flush(); })));
+            Invoke(ctx, typeof(ModelSaveContext), "SaveBinaryStream", [typeof(string), typeof(Action<BinaryWriter>)],
+                name, new Action<BinaryWriter>(writer => { body(writer.BaseStream); writer.Flush(); })));
     }
 
     /// <summary>Checks the header against our version info and hands the main stream and an entry reader to <paramref name="read"/>.</summary>
