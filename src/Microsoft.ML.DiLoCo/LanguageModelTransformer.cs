@@ -115,6 +115,33 @@ public sealed class LanguageModelTransformer : ITransformer
     void ICanSaveModel.Save(ModelSaveContext ctx) =>
         MLNetModelContext.Save(ctx, (main, writeEntry) => LanguageModelFile.Save(this, main, writeEntry));
 
+    /// <summary>
+    /// Loads a model saved with <c>mlContext.Model.Save</c> (alone or as part of a pipeline). Same as
+    /// <c>(LanguageModelTransformer)mlContext.Model.Load(path, out _)</c>, except that a bad file throws
+    /// <see cref="InvalidDataException"/> itself; ML.NET reports it as the inner exception of a
+    /// <see cref="System.Reflection.TargetInvocationException"/>, because it calls loaders by reflection.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
+    /// <exception cref="FormatException">The file is not a zip (for example, truncated).</exception>
+    /// <exception cref="InvalidDataException">The zip is not a complete, consistent language model of a format this library reads.</exception>
+    public static LanguageModelTransformer Load(string path, MLContext? mlContext = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ITransformer loaded;
+        try
+        {
+            loaded = (mlContext ?? new MLContext()).Model.Load(path, out _);
+        }
+        catch (System.Reflection.TargetInvocationException e) when (e.InnerException is InvalidDataException or FormatException)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException);
+            throw;
+        }
+        return loaded as LanguageModelTransformer
+            ?? (loaded as IEnumerable<ITransformer>)?.OfType<LanguageModelTransformer>().LastOrDefault()
+            ?? throw new InvalidDataException($"'{path}' holds a {loaded.GetType().Name} without a language model.");
+    }
+
     /// <summary>Continues <paramref name="prompt"/> (read as the start of a document) and returns the new text.</summary>
     public string Generate(string prompt, GenerationOptions? options = null)
     {
