@@ -142,6 +142,34 @@ public sealed class LanguageModelTransformer : ITransformer
             ?? throw new InvalidDataException($"'{path}' holds a {loaded.GetType().Name} without a language model.");
     }
 
+    /// <summary>
+    /// Writes the outer parameters to a safetensors file, FP32, under the documented parameter names
+    /// (docs/parameter-names.md), for PyTorch (<c>safetensors.torch.load_file</c>) or <see cref="ImportSafetensors"/>.
+    /// The architecture is not in the file: keep <see cref="ModelOptions"/> and <see cref="Tokenizer"/> beside it.
+    /// </summary>
+    public void ExportSafetensors(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        SafetensorsInterchange.Export(_model, path);
+    }
+
+    /// <summary>
+    /// Builds a model from a safetensors file holding exactly the parameters of <paramref name="architecture"/>
+    /// (names as in docs/parameter-names.md, FP32), for example one exported by <see cref="ExportSafetensors"/> or
+    /// saved from an equivalent PyTorch module.
+    /// </summary>
+    /// <exception cref="InvalidDataException">A tensor is missing, extra, not FP32, or of the wrong shape.</exception>
+    public static LanguageModelTransformer ImportSafetensors(string path, TransformerOptions architecture, TokenizerKind tokenizer = TokenizerKind.Bytes, string textColumnName = "Text")
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(architecture);
+        ArgumentException.ThrowIfNullOrEmpty(textColumnName);
+        architecture.Validate(nameof(architecture));
+        var languageModelTokenizer = LanguageModelTokenizer.Create(tokenizer);
+        var model = SafetensorsInterchange.Import(path, architecture.Clone(), languageModelTokenizer.VocabularySize);
+        return new LanguageModelTransformer(model, languageModelTokenizer, textColumnName, report: null);
+    }
+
     /// <summary>Continues <paramref name="prompt"/> (read as the start of a document) and returns the new text.</summary>
     public string Generate(string prompt, GenerationOptions? options = null)
     {
