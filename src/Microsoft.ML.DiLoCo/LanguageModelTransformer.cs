@@ -12,7 +12,7 @@ namespace Microsoft.ML.DiLoCo;
 /// <summary>
 /// A fitted causal language model. <see cref="Transform"/> adds <c>Loss</c> (mean negative log-likelihood per
 /// predicted token, nats), <c>Perplexity</c> and <c>TokenCount</c> columns for the text column; empty text scores
-/// TokenCount 0 and NaN loss. <see cref="Generate"/> continues a prompt. The weights are the outer parameters θ̂.
+/// TokenCount 0 and NaN loss, and so does whitespace-only text. <see cref="Generate"/> continues a prompt. The weights are the outer parameters θ̂.
 /// <c>mlContext.Model.Save(model, schema, path)</c> writes the whole model into one zip; <c>mlContext.Model.Load</c>
 /// returns a <see cref="LanguageModelTransformer"/> again (cast it to generate). See docs/persistence.md.
 /// Not IDisposable on purpose: ML.NET's PredictionEngine disposes a disposable transformer, which would free a
