@@ -1,8 +1,9 @@
 // The main job: train a byte-level transformer language model on the State of the Union addresses
 // (1790–2021) with Streaming DiLoCo — the paper's final method: M = 2 workers, H = 100, strided fragments,
-// τ = 1 overlap step, α = 0.5, FP4 pseudo-gradients — then print what it learned and what it cost.
+// τ = 1 overlap step, α = 0.5, FP4 pseudo-gradients — then print what it learned and what it cost, save the model,
+// and score held-out text with the saved file.
 //
-//   dotnet run -c Release --project src/Examples/SotuLanguageModel [-- --steps 600 --workers 2 --report report.json]
+//   dotnet run -c Release --project src/Examples/SotuLanguageModel [-- --steps 600 --workers 2 --report report.json --model lm.zip]
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.DiLoCo;
@@ -74,6 +75,20 @@ string sample = model.Generate(prompt, new GenerationOptions { MaxNewTokens = 30
 Console.WriteLine("A sample (temperature 0.8, top-k 40):");
 Console.WriteLine($"  {prompt}{sample.ReplaceLineEndings(" ")}");
 
+// Save, then score with the saved file the way another program would: Model.Load + PredictionEngine.
+string modelPath = Path.GetFullPath(arguments.ModelPath);
+Directory.CreateDirectory(Path.GetDirectoryName(modelPath)!);
+ml.Model.Save(model, train.Schema, modelPath);
+var loaded = new MLContext().Model.Load(modelPath, out _);
+var engine = ml.Model.CreatePredictionEngine<Speech, SpeechScore>(loaded);
+var heldOut = validSpeeches[^1];
+var score = engine.Predict(new Speech { Text = heldOut.Text });
+var metrics = ml.LanguageModeling().Evaluate(model.Transform(valid));
+Console.WriteLine();
+Console.WriteLine($"Saved to {modelPath} ({new FileInfo(modelPath).Length:N0} bytes); reloaded and scored the held-out {heldOut.Year} speech:");
+Console.WriteLine($"  loss {score.Loss:F3} nats/byte, perplexity {score.Perplexity:F2}, {score.TokenCount:N0} tokens");
+Console.WriteLine($"All {validSpeeches.Count} held-out speeches (Evaluate): loss {metrics.Loss:F3}, {metrics.BitsPerByte:F3} bits per byte, {metrics.TokenCount:N0} tokens");
+
 if (arguments.ReportPath is { } path)
 {
     Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
@@ -84,4 +99,11 @@ if (arguments.ReportPath is { } path)
 internal sealed class Speech
 {
     public string Text { get; set; } = "";
+}
+
+internal sealed class SpeechScore
+{
+    public float Loss { get; set; }
+    public float Perplexity { get; set; }
+    public int TokenCount { get; set; }
 }
