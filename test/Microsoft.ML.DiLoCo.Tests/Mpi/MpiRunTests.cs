@@ -43,6 +43,27 @@ public sealed class MpiRunTests
     }
 
     [TestMethod]
+    public void TwoRanksOfTwoWorkersEndWithTheSameParametersAsFourInProcessWorkers()
+    {
+        string[] settings = { "steps=30", "innerSteps=10", "fragments=2", "overlap=1" };
+        var inProcess = MpiLauncher.Alone(settings.Append("workers=4").ToArray());
+        Assert.AreEqual(0, inProcess.ExitCode, inProcess.Output);
+        var mpi = MpiLauncher.UnderMpi(2, settings.Concat(new[] { "transport=mpi", "workers=2" }).ToArray());
+        Assert.AreEqual(0, mpi.ExitCode, mpi.Output);
+
+        var expected = inProcess.Lines.Single();
+        Assert.AreEqual(2, mpi.Lines.Length, mpi.Output);
+        foreach (var rank in mpi.Lines)
+        {
+            Assert.AreEqual(expected.GetProperty("checksum").GetString(), rank.GetProperty("checksum").GetString(),
+                "θ̂ of 2 ranks × 2 workers is bit-identical on both ranks and to 4 in-process workers");
+            Assert.AreEqual(4, rank.GetProperty("workers").GetInt32(), "M = ranks × workers per rank");
+            Assert.AreEqual(expected.GetProperty("bytesSent").GetInt64(), rank.GetProperty("bytesSent").GetInt64(), "each worker sends to the 3 others");
+            Assert.AreEqual(expected.GetProperty("lastLoss").GetDouble(), rank.GetProperty("lastLoss").GetDouble(), "the report has all 4 workers' losses");
+        }
+    }
+
+    [TestMethod]
     public void RanksWithDifferentOptionsAllStopNamingTheDifference()
     {
         var outcome = MpiLauncher.UnderMpi(3, "transport=mpi", "steps=20", "differOnRank=2");
