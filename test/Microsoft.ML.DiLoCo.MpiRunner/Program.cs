@@ -69,6 +69,8 @@ try
         bytesSent = report.BytesSentPerWorker,
         bytesReceived = report.BytesReceivedPerWorker,
         syncs = report.Syncs.Count,
+        fragmentSizes = report.FragmentSizes,
+        syncFragments = report.Syncs.Select(s => s.Fragment).ToArray(),
         exchangeSeconds = report.Syncs.Select(s => s.ExchangeSeconds).ToArray(),
         waitSeconds = report.Syncs.Select(s => s.WaitSeconds).ToArray(),
         computeUtilisation = report.ComputeUtilisation,
