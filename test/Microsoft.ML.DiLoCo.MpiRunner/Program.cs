@@ -10,14 +10,14 @@ using Microsoft.ML.DiLoCo;
 // Keys: transport (inprocess|mpi), workers, steps, innerSteps, fragments, overlap, algorithm, wire, seed, documents,
 // bandwidthBits, latencyMs, layers, embedding, batch, timeout, differOnRank (that rank trains with innerSteps × 2: the mismatch test),
 // dieOnRank + dieAfterMs (that rank kills itself), mode=allgather chunk=N (the collective alone, see AllGatherCheck),
-// mode=exchange bytes=N repeats=R [bandwidthBits latencyMs] (times R all-gathers of N bytes per rank, see ExchangeTiming).
+// mode=exchange bytes=N repeats=R [bandwidthBits latencyMs wrap=1] (times R all-gathers of N bytes per rank, see ExchangeTiming).
 var settings = args.Select(a => a.Split('=', 2)).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "", StringComparer.OrdinalIgnoreCase);
 string Get(string key, string fallback) => settings.TryGetValue(key, out var v) ? v : fallback;
 int Int(string key, int fallback) => int.Parse(Get(key, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
 double Real(string key, double fallback) => double.Parse(Get(key, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
 
 if (Get("mode", "train") == "allgather") return AllGatherCheck.Run(Int("chunk", 1000));
-if (Get("mode", "train") == "exchange") return ExchangeTiming.Run(Int("bytes", 1 << 20), Int("repeats", 5), Real("bandwidthBits", 0), Real("latencyMs", 0));
+if (Get("mode", "train") == "exchange") return ExchangeTiming.Run(Int("bytes", 1 << 20), Int("repeats", 5), Real("bandwidthBits", 0), Real("latencyMs", 0), Get("wrap", "0") == "1");
 if (Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_RANK") is { } dyingRank && Get("dieOnRank", "") == dyingRank)
     _ = new Timer(_ => System.Diagnostics.Process.GetCurrentProcess().Kill(), null, Int("dieAfterMs", 1000), Timeout.Infinite); // a rank that dies mid-run
 
@@ -141,16 +141,16 @@ internal static class AllGatherCheck
 
 /// <summary>
 /// Times all-gathers of a known payload (every rank sends <c>bytes</c>), one after another, and prints each one's seconds
-/// beside what the link model predicts for a link of <c>bandwidthBits</c> (0 = no prediction). With the link options set
-/// the collective is wrapped in the link model, so the same mode measures the real collective, the model, or both.
+/// beside what the link model predicts for a link of <c>bandwidthBits</c> (0 = no prediction). With <c>wrap=1</c> the MPI
+/// collective is wrapped in that link model, so the same mode measures the real collective or the model on top of it.
 /// </summary>
 internal static class ExchangeTiming
 {
-    public static int Run(int bytes, int repeats, double bandwidthBits, double latencyMs)
+    public static int Run(int bytes, int repeats, double bandwidthBits, double latencyMs, bool wrapInLinkModel)
     {
         var mpi = new Microsoft.ML.DiLoCo.Communication.MpiCollective(TimeSpan.FromSeconds(120));
         var link = Microsoft.ML.DiLoCo.Communication.LinkModel.FromBitsPerSecond(bandwidthBits, latencyMs);
-        bool wrap = Environment.GetEnvironmentVariable("DILOCO_WRAP_LINK_MODEL") == "1" && bandwidthBits > 0;
+        bool wrap = wrapInLinkModel && bandwidthBits > 0;
         using Microsoft.ML.DiLoCo.Communication.ICollective collective = wrap ? new Microsoft.ML.DiLoCo.Communication.LinkModelCollective(mpi, link) : mpi;
         var payload = new byte[bytes];
         new Random(collective.Rank).NextBytes(payload);
