@@ -19,8 +19,7 @@ public sealed class MpiRunTests
     }
 
     [TestMethod]
-    [DataRow(2)]
-    [DataRow(3)]
+    [DataRow(3)] // 2 ranks are covered by TwoRanksOfTwoWorkers… (same path between ranks, fewer processes to start)
     public void MpiRanksEndWithTheSameParametersAsInProcessWorkers(int m)
     {
         string[] settings = { "steps=30", "innerSteps=10", "fragments=2", "overlap=1" };
@@ -45,7 +44,7 @@ public sealed class MpiRunTests
     [TestMethod]
     public void TwoRanksOfTwoWorkersEndWithTheSameParametersAsFourInProcessWorkers()
     {
-        string[] settings = { "steps=30", "innerSteps=10", "fragments=2", "overlap=1" };
+        string[] settings = { "steps=20", "innerSteps=10", "fragments=2", "overlap=1" };
         var inProcess = MpiLauncher.Alone(settings.Append("workers=4").ToArray());
         Assert.AreEqual(0, inProcess.ExitCode, inProcess.Output);
         var mpi = MpiLauncher.UnderMpi(2, settings.Concat(new[] { "transport=mpi", "workers=2" }).ToArray());
