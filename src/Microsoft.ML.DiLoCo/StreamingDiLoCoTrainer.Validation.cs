@@ -45,9 +45,6 @@ public sealed partial class StreamingDiLoCoTrainer
         if (o.Transport == Transport.Mpi && !Communication.MpiRuntime.IsLaunchedByMpi)
             throw new ArgumentException($"Transport = Mpi but this process was not started by an MPI launcher: {Communication.MpiRuntime.LaunchHint}. " +
                                         "To train on threads of this process, use Transport = InProcess.", nameof(Options.Transport));
-        if (o.Transport == Transport.Mpi && o.NumberOfWorkers != 1)
-            throw new ArgumentOutOfRangeException(nameof(Options.NumberOfWorkers), o.NumberOfWorkers,
-                "Under Transport = Mpi, NumberOfWorkers counts the workers of each rank and must be 1 in this version: start one rank per worker (mpirun -np M).");
         WorkerDevices.Parse(o.Devices, nameof(Options.Devices));
         if (o.Deterministic && o.Model.Dropout > 0 && o.NumberOfWorkers > 1)
             throw new ArgumentException("Deterministic = true needs Model.Dropout = 0 with several workers: dropout draws from libtorch's global generator, which worker threads share.", nameof(Options.Deterministic));

@@ -9,13 +9,15 @@ using Microsoft.ML.DiLoCo;
 //   mpirun --allow-run-as-root --oversubscribe -np 2 dotnet Microsoft.ML.DiLoCo.MpiRunner.dll transport=mpi steps=40
 // Keys: transport (inprocess|mpi), workers, steps, innerSteps, fragments, overlap, algorithm, wire, seed, documents,
 // bandwidthBits, latencyMs, layers, embedding, batch, timeout, differOnRank (that rank trains with innerSteps × 2: the mismatch test),
-// dieOnRank + dieAfterMs (that rank kills itself), mode=allgather chunk=N (the collective alone, see AllGatherCheck).
+// dieOnRank + dieAfterMs (that rank kills itself), mode=allgather chunk=N (the collective alone, see AllGatherCheck),
+// mode=exchange bytes=N repeats=R [bandwidthBits latencyMs wrap=1] (times R all-gathers of N bytes per rank, see ExchangeTiming).
 var settings = args.Select(a => a.Split('=', 2)).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "", StringComparer.OrdinalIgnoreCase);
 string Get(string key, string fallback) => settings.TryGetValue(key, out var v) ? v : fallback;
 int Int(string key, int fallback) => int.Parse(Get(key, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
 double Real(string key, double fallback) => double.Parse(Get(key, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
 
 if (Get("mode", "train") == "allgather") return AllGatherCheck.Run(Int("chunk", 1000));
+if (Get("mode", "train") == "exchange") return ExchangeTiming.Run(Int("bytes", 1 << 20), Int("repeats", 5), Real("bandwidthBits", 0), Real("latencyMs", 0), Get("wrap", "0") == "1");
 if (Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_RANK") is { } dyingRank && Get("dieOnRank", "") == dyingRank)
     _ = new Timer(_ => System.Diagnostics.Process.GetCurrentProcess().Kill(), null, Int("dieAfterMs", 1000), Timeout.Infinite); // a rank that dies mid-run
 
@@ -67,6 +69,8 @@ try
         bytesSent = report.BytesSentPerWorker,
         bytesReceived = report.BytesReceivedPerWorker,
         syncs = report.Syncs.Count,
+        fragmentSizes = report.FragmentSizes,
+        syncFragments = report.Syncs.Select(s => s.Fragment).ToArray(),
         exchangeSeconds = report.Syncs.Select(s => s.ExchangeSeconds).ToArray(),
         waitSeconds = report.Syncs.Select(s => s.WaitSeconds).ToArray(),
         computeUtilisation = report.ComputeUtilisation,
@@ -132,5 +136,47 @@ internal static class AllGatherCheck
             ok,
         }));
         return ok ? 0 : 4;
+    }
+}
+
+/// <summary>
+/// Times all-gathers of a known payload (every rank sends <c>bytes</c>), one after another, and prints each one's seconds
+/// beside what the link model predicts for a link of <c>bandwidthBits</c> (0 = no prediction). With <c>wrap=1</c> the MPI
+/// collective is wrapped in that link model, so the same mode measures the real collective or the model on top of it.
+/// </summary>
+internal static class ExchangeTiming
+{
+    public static int Run(int bytes, int repeats, double bandwidthBits, double latencyMs, bool wrapInLinkModel)
+    {
+        var mpi = new Microsoft.ML.DiLoCo.Communication.MpiCollective(TimeSpan.FromSeconds(120));
+        var link = Microsoft.ML.DiLoCo.Communication.LinkModel.FromBitsPerSecond(bandwidthBits, latencyMs);
+        bool wrap = wrapInLinkModel && bandwidthBits > 0;
+        using Microsoft.ML.DiLoCo.Communication.ICollective collective = wrap ? new Microsoft.ML.DiLoCo.Communication.LinkModelCollective(mpi, link) : mpi;
+        var payload = new byte[bytes];
+        new Random(collective.Rank).NextBytes(payload);
+        collective.AllGatherAsync(new byte[8]).GetAwaiter().GetResult(); // connections up before timing
+        var seconds = new double[repeats];
+        for (int i = 0; i < repeats; i++)
+        {
+            mpi.BarrierAsync().GetAwaiter().GetResult();
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var gathered = collective.AllGatherAsync(payload).GetAwaiter().GetResult();
+            seconds[i] = clock.Elapsed.TotalSeconds;
+            if (gathered.Length != collective.Size || gathered.Any(g => g.Length != bytes)) return 4;
+        }
+        long outbound = (long)bytes * (collective.Size - 1);
+        double predicted = bandwidthBits > 0 ? link.LatencySeconds + link.SerializationSeconds(outbound) : double.NaN;
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            rank = collective.Rank,
+            size = collective.Size,
+            bytes,
+            wrappedInLinkModel = wrap,
+            seconds,
+            medianSeconds = seconds.Order().ElementAt(repeats / 2),
+            predictedSeconds = double.IsNaN(predicted) ? (double?)null : predicted,
+            measuredMegabitsPerSecond = outbound * 8 / seconds.Order().ElementAt(repeats / 2) / 1e6,
+        }));
+        return 0;
     }
 }

@@ -10,12 +10,14 @@ namespace Microsoft.ML.DiLoCo.Training;
 internal sealed class WorkerCollectives : IDisposable
 {
     private readonly ICollective[] _raw;
+    private readonly MpiWorkerGroup? _local;
     private bool _failed;
 
-    private WorkerCollectives(ICollective[] raw, MpiCollective? mpi, int processRank, int processCount, int localWorkers, LinkModel? link)
+    private WorkerCollectives(ICollective[] raw, MpiCollective? mpi, MpiWorkerGroup? local, int processRank, int processCount, int localWorkers, LinkModel? link)
     {
         _raw = raw;
         Mpi = mpi;
+        _local = local;
         ProcessRank = processRank;
         ProcessCount = processCount;
         FirstWorker = processRank * localWorkers;
@@ -47,17 +49,24 @@ internal sealed class WorkerCollectives : IDisposable
             ? LinkModel.FromBitsPerSecond(o.LinkBandwidthBitsPerSecond, o.LinkLatencyMilliseconds)
             : null;
         if (o.Transport == Transport.InProcess)
-            return new WorkerCollectives(InProcessCollective.CreateGroup(o.NumberOfWorkers), null, 0, 1, o.NumberOfWorkers, link);
+            return new WorkerCollectives(InProcessCollective.CreateGroup(o.NumberOfWorkers), null, null, 0, 1, o.NumberOfWorkers, link);
 
         var mpi = new MpiCollective(o.ExchangeTimeoutSeconds > 0 ? TimeSpan.FromSeconds(o.ExchangeTimeoutSeconds) : Timeout.InfiniteTimeSpan);
-        return new WorkerCollectives(new ICollective[] { mpi }, mpi, mpi.Rank, mpi.Size, 1, link);
+        if (o.NumberOfWorkers == 1) return new WorkerCollectives(new ICollective[] { mpi }, mpi, null, mpi.Rank, mpi.Size, 1, link);
+        // Several workers per rank: an in-memory group inside the rank and one MPI exchange per rank and round.
+        var local = new MpiWorkerGroup(mpi, o.NumberOfWorkers);
+        return new WorkerCollectives(local.Members, mpi, local, mpi.Rank, mpi.Size, o.NumberOfWorkers, link);
     }
 
     /// <summary>A worker failed: make the others fail instead of waiting for it.</summary>
     public void Abort(Exception reason)
     {
         _failed = true;
-        if (Mpi is not null) MpiRuntime.MarkFailed(reason.Message); // the exit aborts the job; other ranks stop then (or at their watchdog)
+        if (Mpi is not null)
+        {
+            MpiRuntime.MarkFailed(reason.Message); // the exit aborts the job; other ranks stop then (or at their watchdog)
+            _local?.Abort(reason);                 // this rank's other workers stop waiting for the failed one
+        }
         else ((InProcessCollective)_raw[0]).Abort(reason);
     }
 
@@ -66,5 +75,6 @@ internal sealed class WorkerCollectives : IDisposable
         // After a failure an MPI exchange may never complete: leave the communication thread, the exit aborts the job.
         if (_failed && Mpi is not null) return;
         foreach (var c in Workers) c.Dispose();
+        Mpi?.Dispose(); // idempotent: with one worker per rank the worker's collective was the MPI collective itself
     }
 }

@@ -19,8 +19,7 @@ public sealed class MpiRunTests
     }
 
     [TestMethod]
-    [DataRow(2)]
-    [DataRow(3)]
+    [DataRow(3)] // 2 ranks are covered by TwoRanksOfTwoWorkers… (same path between ranks, fewer processes to start)
     public void MpiRanksEndWithTheSameParametersAsInProcessWorkers(int m)
     {
         string[] settings = { "steps=30", "innerSteps=10", "fragments=2", "overlap=1" };
@@ -40,6 +39,47 @@ public sealed class MpiRunTests
             Assert.AreEqual(inProcess.Lines[0].GetProperty("lastLoss").GetDouble(), rank.GetProperty("lastLoss").GetDouble(), "the report gathers every worker's losses");
         }
         Assert.AreEqual(1, mpi.Lines.Count(l => l.GetProperty("isRoot").GetBoolean()), "exactly one root");
+    }
+
+    [TestMethod]
+    public void TwoRanksOfTwoWorkersEndWithTheSameParametersAsFourInProcessWorkers()
+    {
+        string[] settings = { "steps=20", "innerSteps=10", "fragments=2", "overlap=1" };
+        var inProcess = MpiLauncher.Alone(settings.Append("workers=4").ToArray());
+        Assert.AreEqual(0, inProcess.ExitCode, inProcess.Output);
+        var mpi = MpiLauncher.UnderMpi(2, settings.Concat(new[] { "transport=mpi", "workers=2" }).ToArray());
+        Assert.AreEqual(0, mpi.ExitCode, mpi.Output);
+
+        var expected = inProcess.Lines.Single();
+        Assert.AreEqual(2, mpi.Lines.Length, mpi.Output);
+        foreach (var rank in mpi.Lines)
+        {
+            Assert.AreEqual(expected.GetProperty("checksum").GetString(), rank.GetProperty("checksum").GetString(),
+                "θ̂ of 2 ranks × 2 workers is bit-identical on both ranks and to 4 in-process workers");
+            Assert.AreEqual(4, rank.GetProperty("workers").GetInt32(), "M = ranks × workers per rank");
+            Assert.AreEqual(expected.GetProperty("bytesSent").GetInt64(), rank.GetProperty("bytesSent").GetInt64(), "each worker sends to the 3 others");
+            Assert.AreEqual(expected.GetProperty("lastLoss").GetDouble(), rank.GetProperty("lastLoss").GetDouble(), "the report has all 4 workers' losses");
+        }
+    }
+
+    [TestMethod]
+    public void TheMpiExchangeOverlapsComputeBehindASlowLink()
+    {
+        // Each rank's MPI collective sits behind a 150 ms link model; τ = 9 inner steps (~50 ms each here) run while the
+        // exchange travels on the communication thread, so the worker barely waits at the apply step.
+        var outcome = MpiLauncher.UnderMpi(2, "transport=mpi", "steps=30", "innerSteps=10", "fragments=1", "overlap=9",
+            "latencyMs=150", "embedding=64", "batch=8");
+        Assert.AreEqual(0, outcome.ExitCode, outcome.Output);
+        Assert.AreEqual(2, outcome.Lines.Length, outcome.Output);
+        foreach (var rank in outcome.Lines)
+        {
+            var exchange = rank.GetProperty("exchangeSeconds").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            var wait = rank.GetProperty("waitSeconds").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            Assert.AreEqual(3, exchange.Length, outcome.Output);
+            Assert.IsTrue(exchange.All(s => s >= 0.149), $"every exchange takes at least the link's latency: {string.Join(", ", exchange)}");
+            Assert.IsTrue(wait.Average() < exchange.Average() / 5,
+                $"rank {rank.GetProperty("rank")}: waited {wait.Average():F4} s per sync for exchanges of {exchange.Average():F3} s");
+        }
     }
 
     [TestMethod]
