@@ -89,7 +89,7 @@ internal sealed class TrainingCheckpoint
 
         var s = new PayloadReader(Entry(entries, "shared"), "shared");
         var global = ReadTensors(s, "global parameter");
-        int fragments = s.ReadInt32("fragment count", 0, MaximumTensors);
+        int fragments = s.ReadInt32("fragment count", 0, Math.Min(MaximumTensors, s.Remaining / 11)); // a state takes at least 11 bytes
         var outer = new OptimizerStateData[fragments];
         for (int p = 0; p < fragments; p++) outer[p] = OptimizerStateData.ReadFrom(s, $"outer state of fragment {p}");
         long launches = s.ReadInt64("launch count", 0, step);
