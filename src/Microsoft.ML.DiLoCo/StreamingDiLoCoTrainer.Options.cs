@@ -104,6 +104,22 @@ public sealed partial class StreamingDiLoCoTrainer
         public bool Deterministic = true;
 
         /// <summary>
+        /// Folder of training checkpoints; null (default) writes none. When it holds a valid checkpoint, <c>Fit</c> resumes from the
+        /// newest one (same options required, except <see cref="NumberOfWorkers"/>: see docs/reliability.md). In-process only in this version.
+        /// </summary>
+        public string? CheckpointDirectory;
+
+        /// <summary>Inner steps between two checkpoints; a multiple of H/P (<see cref="InnerSteps"/> / <see cref="NumberOfFragments"/>)
+        /// so that each is taken right after a fragment is applied, with no exchange in flight. 0 (default) = H.</summary>
+        public int CheckpointInterval;
+
+        /// <summary>Number of checkpoints kept in <see cref="CheckpointDirectory"/> (the newest ones); at least 1.</summary>
+        public int KeepCheckpoints = 2;
+
+        /// <summary>What to do when a worker's loss, gradient or pseudo-gradient holds NaN or infinity.</summary>
+        public NonFiniteValuePolicy NonFiniteValuePolicy = NonFiniteValuePolicy.Stop;
+
+        /// <summary>
         /// In-process threads (default) or MPI ranks. Under <see cref="Transport.Mpi"/> each rank runs <see cref="NumberOfWorkers"/>
         /// workers (M = ranks × NumberOfWorkers), shards the data by global worker index, and ends with the same θ̂ as every other rank.
         /// </summary>

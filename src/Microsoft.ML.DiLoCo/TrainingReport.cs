@@ -43,6 +43,10 @@ public sealed class TrainingReport
 
     public IReadOnlyList<WorkerCost> Workers { get; init; } = Array.Empty<WorkerCost>();
 
+    /// <summary>Contributions (pseudo-gradients, or gradients in data-parallel mode) left out of a sync because they held NaN or
+    /// infinity, under <see cref="NonFiniteValuePolicy.SkipContribution"/>; 0 otherwise.</summary>
+    public long SkippedContributions { get; init; }
+
     /// <summary>Most bytes any worker sent (all-gather accounting: its payload to each of the M − 1 others).</summary>
     public long BytesSentPerWorker => Workers.Count == 0 ? 0 : Workers.Max(w => w.BytesSent);
 

@@ -92,6 +92,20 @@ internal sealed class BatchSampler
         }
     }
 
+    /// <summary>Where the sampler stands: the epoch of the current order, the position in it, and the windows served.</summary>
+    public SamplerPosition Position => new(_orderEpoch, _position, WindowsServed);
+
+    /// <summary>Continues from a saved <see cref="Position"/>: the next batches are those the saved sampler would have drawn.</summary>
+    /// <exception cref="InvalidDataException">The position does not fit this shard.</exception>
+    public void Restore(SamplerPosition position)
+    {
+        if (position.OrderEpoch < 0 || position.Index < 0 || position.Index > _order.Length || position.WindowsServed < 0)
+            throw new InvalidDataException($"Sampler position (epoch {position.OrderEpoch}, index {position.Index}) does not fit a shard of {_order.Length} windows.");
+        Shuffle(position.OrderEpoch);
+        _position = position.Index;
+        WindowsServed = position.WindowsServed;
+    }
+
     // The order of an epoch is a function of (seed, epoch) alone, so a run can be replayed from any epoch.
     private void Shuffle(int epoch)
     {
@@ -111,3 +125,6 @@ internal sealed class BatchSampler
         return (int)(z & int.MaxValue);
     }
 }
+
+/// <summary>A <see cref="BatchSampler"/>'s place in its stream of batches (its random state is a function of seed and epoch).</summary>
+internal readonly record struct SamplerPosition(int OrderEpoch, int Index, long WindowsServed);

@@ -20,7 +20,7 @@ namespace Microsoft.ML.DiLoCo.Training;
 /// <see cref="AverageGradients"/> between backward and the optimizer step (data-parallel) and
 /// <see cref="AfterInnerStep"/> after it: the launch/apply logic is the same code either way.
 /// </remarks>
-internal sealed class DiLoCoWorker : IDisposable
+internal sealed partial class DiLoCoWorker : IDisposable
 {
     private readonly IReplica? _replica;               // null when the caller drives the inner step
     private readonly IReadOnlyList<Parameter> _live;   // θ_m
@@ -134,9 +134,19 @@ internal sealed class DiLoCoWorker : IDisposable
         var loss = _replica.NextLoss();
         loss.backward();
         double value = loss.item<float>();
-        if (!double.IsFinite(value)) throw new TrainingDivergedException(Rank, t, "loss");
         Statistics.Losses.Add((float)value);
         Statistics.Tokens += _replica.TokensPerStep;
+        if (!double.IsFinite(value))
+        {
+            if (_settings.NonFinite == NonFiniteValuePolicy.Stop) throw new TrainingDivergedException(Rank, t, "loss");
+            // SkipContribution: no inner step on a non-finite loss. Data-parallel still joins the exchange (flagged as
+            // skipped) so that the others are not left waiting, and steps on their average.
+            if (_gradientBuffers is null)
+            {
+                _inner.zero_grad();
+                return 0;
+            }
+        }
 
         double waited = 0;
         if (_gradientBuffers is not null) waited = AverageGradients(t);
@@ -153,12 +163,11 @@ internal sealed class DiLoCoWorker : IDisposable
         int p = _settings.Schedule.FragmentOfLaunch(_launches);
         var buffers = _buffers[p];
         buffers.ReadDifference(_global, _live);           // GLOBAL minus LOCAL
-        ThrowIfNotFinite(buffers.Values, t, $"pseudo-gradient (fragment {p})");
-        buffers.Encode();
+        var payload = EncodeOrSkip(buffers, t, $"pseudo-gradient (fragment {p})");
         long sentBefore = _collective is MeteredCollective m ? m.BytesSent : 0;
         long receivedBefore = _collective is MeteredCollective m2 ? m2.BytesReceived : 0;
         var launched = Stopwatch.GetTimestamp();
-        var exchange = _collective.AllGatherAsync(buffers.Payload);
+        var exchange = _collective.AllGatherAsync(payload);
         double exchangeSeconds = double.NaN;
         var finished = exchange.ContinueWith(_ => exchangeSeconds = Stopwatch.GetElapsedTime(launched).TotalSeconds, TaskContinuationOptions.ExecuteSynchronously);
         _inflight = new InFlightSync(p, t, _settings.Schedule.ApplyStepOf(t), exchange, finished, () => exchangeSeconds, sentBefore, receivedBefore);
@@ -177,13 +186,18 @@ internal sealed class DiLoCoWorker : IDisposable
         double waited = Stopwatch.GetElapsedTime(waitStarted).TotalSeconds;
         Statistics.CommunicationWaitSeconds += waited;
 
-        buffers.AverageInRankOrder(received, sync.Fragment);            // FP32, fixed order: θ̂ identical everywhere
+        var contributions = FiniteContributions(received, out bool mineSkipped);
         var fragment = _settings.Plan.Fragments[sync.Fragment];
         using (NewDisposeScope())
         {
-            buffers.WriteAsGradients(_global);
-            _outer[sync.Fragment].step();                               // v ← μv + Δ̄; θ̂ ← θ̂ − η(Δ̄ + μv)
-            using (no_grad())
+            if (contributions.Length > 0) // all skipped: θ̂[p] and v[p] stay as they are
+            {
+                buffers.AverageInRankOrder(contributions, sync.Fragment);   // FP32, fixed order: θ̂ identical everywhere
+                buffers.WriteAsGradients(_global);
+                _outer[sync.Fragment].step();                           // v ← μv + Δ̄; θ̂ ← θ̂ − η(Δ̄ + μv)
+            }
+            if (mineSkipped) ResetReplicaToGlobal();                    // this worker's replica went non-finite
+            else using (no_grad())
             {
                 float alpha = _settings.MixingAlpha;
                 foreach (int i in fragment)
@@ -210,13 +224,14 @@ internal sealed class DiLoCoWorker : IDisposable
             ?? throw new InvalidOperationException($"Gradients are averaged only in {nameof(TrainingAlgorithm.DataParallel)} mode.");
         var parameters = _live;
         buffers.ReadGradients(parameters);
-        ThrowIfNotFinite(buffers.Values, t, "gradient");
-        buffers.Encode();
+        var payload = EncodeOrSkip(buffers, t, "gradient");
         var started = Stopwatch.GetTimestamp();
-        var received = _collective.AllGatherAsync(buffers.Payload).GetAwaiter().GetResult();
+        var received = _collective.AllGatherAsync(payload).GetAwaiter().GetResult();
         double waited = Stopwatch.GetElapsedTime(started).TotalSeconds;
         Statistics.CommunicationWaitSeconds += waited;
-        buffers.AverageInRankOrder(received, fragment: -1);
+        var contributions = FiniteContributions(received, out _);
+        if (contributions.Length > 0) buffers.AverageInRankOrder(contributions, fragment: -1);
+        else Array.Clear(buffers.Mean); // every worker's gradient was non-finite: a zero gradient
         buffers.WriteAsGradients(parameters);
         return waited;
     }

@@ -47,6 +47,9 @@ internal sealed class FragmentBuffers : IDisposable
     /// <summary>The encoded bytes of <see cref="Values"/>.</summary>
     public byte[] Payload { get; }
 
+    /// <summary>The error-feedback residual (null without error feedback); checkpoints save and restore it.</summary>
+    public float[]? Residual => _residual;
+
     /// <summary>The mean over workers of the decoded payloads.</summary>
     public float[] Mean { get; }
 

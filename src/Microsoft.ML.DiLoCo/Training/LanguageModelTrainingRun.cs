@@ -24,6 +24,9 @@ internal static class LanguageModelTrainingRun
     {
         var (fragments, overlap, alpha) = StreamingDiLoCoTrainer.Validate(o);
         var devices = WorkerDevices.Parse(o.Devices);
+        // Checkpoints (docs/reliability.md): the newest valid one of CheckpointDirectory, whose seed this run keeps.
+        var resume = Checkpointing.RunCheckpoints.LoadNewest(o, log);
+        seed = Checkpointing.RunCheckpoints.SeedOf(o, seed, resume?.Checkpoint);
         using var collectives = WorkerCollectives.Create(o);
         int local = collectives.Workers.Length, m = collectives.TotalWorkers, first = collectives.FirstWorker;
         bool root = collectives.ProcessRank == 0;
@@ -45,7 +48,7 @@ internal static class LanguageModelTrainingRun
         var lr = new LearningRateSchedule(o.InnerLearningRate, Math.Min(o.WarmupSteps, o.TrainingSteps), o.TrainingSteps, o.InnerLearningRate * o.MinimumLearningRateRatio);
         var settings = new WorkerSettings(o.Algorithm, schedule, plan, alpha, WireCodecs.Create(o.WireFormat, o.Float4BlockSize), o.ErrorFeedback,
             InnerOptimization.AdamW(names, lr, o.Beta1, o.Beta2, o.WeightDecay, o.GradientClipNorm),
-            OuterOptimization.Nesterov(o.OuterLearningRate, o.OuterMomentum));
+            OuterOptimization.Nesterov(o.OuterLearningRate, o.OuterMomentum), o.NonFiniteValuePolicy);
         log?.Invoke($"{o.Algorithm}: {result.ParameterCount:N0} parameters, {m} workers" +
                     (collectives.ProcessCount > 1 ? $" on {collectives.ProcessCount} MPI ranks" : $" on {string.Join(", ", devices.Select(d => d.ToString()))}") + ", " +
                     $"{plan.Count} fragments ({string.Join("; ", plan.Names)}), {train.Count:N0} training windows of {o.Model.ContextLength} tokens");
@@ -68,6 +71,11 @@ internal static class LanguageModelTrainingRun
 
             var evaluator = validation is null || !root ? null : new ValidationEvaluator(validation, o.MaximumValidationTokens, o.BatchSize);
             var points = new List<ValidationPoint>();
+            // Checkpoints: restore before the loop; written from the after-step callback (Checkpointing/RunCheckpoints.cs).
+            var checkpoints = o.CheckpointDirectory is null ? null : new Checkpointing.RunCheckpoints(o, workers,
+                o.Algorithm == TrainingAlgorithm.DataParallel ? null : schedule,
+                Checkpointing.OptionsFingerprint.Of(o, vocabularySize, result.ParameterCount, train, validation), seed, first, points, log);
+            long resumedStep = resume is { } r0 && checkpoints is not null ? checkpoints.Resume(r0.Checkpoint, r0.Path, m) : 0;
             double evaluationSeconds = 0;
             void Evaluate(long step)
             {
@@ -82,8 +90,8 @@ internal static class LanguageModelTrainingRun
 
             int cores = Math.Max(1, Environment.ProcessorCount / (local * (collectives.Mpi is null ? 1 : MpiRuntime.LocalRanks)));
             var clock = Stopwatch.StartNew();
-            Evaluate(0);
-            WorkerThreads.Run(workers, o.TrainingSteps, collectives.Abort, (localIndex, t) =>
+            if (resumedStep == 0) Evaluate(0);
+            Action<int, long> observe = (localIndex, t) =>
             {
                 if (localIndex != 0) return;
                 if (t % o.EvaluationInterval == 0 && t < o.TrainingSteps) Evaluate(t);
@@ -93,7 +101,10 @@ internal static class LanguageModelTrainingRun
                     double seconds = clock.Elapsed.TotalSeconds - evaluationSeconds;
                     progress(new TrainingProgress(t, o.TrainingSteps, stats.Losses[^1], stats.Tokens * m / Math.Max(seconds, 1e-9), metered[0].BytesSent, clock.Elapsed));
                 }
-            }, o.CancellationToken, threadsPerWorker: o.Deterministic ? 1 : cores);
+            };
+            WorkerThreads.Run(workers, o.TrainingSteps, collectives.Abort, checkpoints is null ? observe : checkpoints.Around(observe, metered),
+                checkpoints is null ? o.CancellationToken : CancellationToken.None, // with checkpoints, cancellation stops at a checkpoint
+                threadsPerWorker: o.Deterministic ? 1 : cores, firstStep: resumedStep + 1);
             double trainingWall = clock.Elapsed.TotalSeconds;
 
             CopyInto(workers[0].OuterParameters, result); // the fitted model is θ̂ (the paper's Table 3: best)
@@ -123,6 +134,7 @@ internal static class LanguageModelTrainingRun
                 InnerLossPerWorker = everyone.Select(w => (IReadOnlyList<float>)w.Losses).ToArray(),
                 Validation = points,
                 Syncs = workers[0].Statistics.Syncs.ToArray(),
+                SkippedContributions = workers[0].Statistics.SkippedContributions,
                 Workers = everyone.Select(w => w.Cost).ToArray(),
                 WallSeconds = trainingWall,
                 EvaluationSeconds = evaluationSeconds,

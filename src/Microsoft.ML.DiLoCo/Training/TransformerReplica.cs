@@ -32,6 +32,9 @@ internal sealed class TransformerReplica : IReplica
 
     public TransformerLanguageModel Model => _model;
 
+    /// <summary>The worker's batch sampler (checkpoints save its position).</summary>
+    public BatchSampler Sampler => _sampler;
+
     public Tensor NextLoss()
     {
         _sampler.NextBatch(_batch);

@@ -12,4 +12,5 @@ internal sealed record WorkerSettings(
     IWireCodec Codec,
     bool ErrorFeedback,
     InnerOptimization? Inner,
-    OuterOptimization Outer);
+    OuterOptimization Outer,
+    NonFiniteValuePolicy NonFinite = NonFiniteValuePolicy.Stop);

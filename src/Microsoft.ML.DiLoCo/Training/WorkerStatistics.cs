@@ -16,6 +16,9 @@ internal sealed class WorkerStatistics
 
     public long Tokens { get; set; }
 
+    /// <summary>Contributions left out of a sync because they held NaN or infinity (NonFiniteValuePolicy.SkipContribution), as seen by this worker.</summary>
+    public long SkippedContributions { get; set; }
+
     /// <summary>Seconds from the worker's first step to the end of its final flush.</summary>
     public double WallSeconds { get; set; }
 

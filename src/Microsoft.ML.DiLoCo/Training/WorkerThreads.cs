@@ -16,8 +16,9 @@ internal static class WorkerThreads
     /// <param name="afterStep">Called on the worker's thread after each step (rank, t); may throw to stop training.</param>
     /// <param name="cancellation">Checked before every step.</param>
     /// <param name="threadsPerWorker">libtorch intra-op threads of each worker thread.</param>
+    /// <param name="firstStep">The first step to run (a resumed run continues after its checkpoint's step).</param>
     public static void Run(IReadOnlyList<DiLoCoWorker> workers, long totalSteps, Action<Exception> abortGroup,
-        Action<int, long>? afterStep = null, CancellationToken cancellation = default, int threadsPerWorker = 1)
+        Action<int, long>? afterStep = null, CancellationToken cancellation = default, int threadsPerWorker = 1, long firstStep = 1)
     {
         Run(workers.Count, rank =>
         {
@@ -25,7 +26,7 @@ internal static class WorkerThreads
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
             try
             {
-                for (long t = 1; t <= totalSteps; t++)
+                for (long t = firstStep; t <= totalSteps; t++)
                 {
                     cancellation.ThrowIfCancellationRequested();
                     worker.Step(t);

@@ -1,0 +1,81 @@
+using System.Globalization;
+
+namespace Microsoft.ML.DiLoCo.Checkpointing;
+
+/// <summary>
+/// The checkpoint folder: files "checkpoint-&lt;step, 12 digits&gt;.dlc", the newest K kept. Loading takes the newest file
+/// that reads and verifies; a damaged newer one is refused with a logged message.
+/// </summary>
+internal sealed class CheckpointStore
+{
+    private const string Prefix = "checkpoint-";
+    private const string Extension = ".dlc";
+
+    public CheckpointStore(string directory, int keep)
+    {
+        Directory = Path.GetFullPath(directory);
+        Keep = keep;
+    }
+
+    public string Directory { get; }
+
+    public int Keep { get; }
+
+    public string PathOf(long step) => Path.Combine(Directory, Prefix + step.ToString("D12", CultureInfo.InvariantCulture) + Extension);
+
+    /// <summary>Writes the checkpoint atomically, then deletes all but the newest <see cref="Keep"/> and any leftover temporary files.</summary>
+    public string Save(TrainingCheckpoint checkpoint)
+    {
+        System.IO.Directory.CreateDirectory(Directory);
+        string path = PathOf(checkpoint.Step);
+        CheckpointFile.Write(path, checkpoint.ToEntries());
+        foreach (var (_, old) in Files().Skip(Keep)) TryDelete(old);
+        foreach (var leftover in System.IO.Directory.EnumerateFiles(Directory, Prefix + "*" + Extension + ".tmp-*")) TryDelete(leftover);
+        return path;
+    }
+
+    /// <summary>The newest checkpoint that reads and verifies, or null when the folder holds none.</summary>
+    /// <exception cref="InvalidDataException">The folder holds checkpoint files but none of them is valid.</exception>
+    public (TrainingCheckpoint Checkpoint, string Path)? LoadNewest(Action<string>? log)
+    {
+        var files = Files().ToArray();
+        var refused = new List<string>();
+        foreach (var (_, path) in files)
+        {
+            try
+            {
+                var checkpoint = TrainingCheckpoint.FromEntries(CheckpointFile.Read(path));
+                if (refused.Count > 0) log?.Invoke($"Using the older checkpoint {path}.");
+                return (checkpoint, path);
+            }
+            catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+            {
+                log?.Invoke($"Refused checkpoint {path}: {e.Message}");
+                refused.Add($"{Path.GetFileName(path)}: {e.Message}");
+            }
+        }
+        if (refused.Count > 0)
+            throw new InvalidDataException($"CheckpointDirectory {Directory} holds {refused.Count} checkpoint files and none is valid ({string.Join("; ", refused)}). " +
+                                           "Move them away to start afresh.");
+        return null;
+    }
+
+    /// <summary>Checkpoint files, newest (highest step) first.</summary>
+    public IEnumerable<(long Step, string Path)> Files()
+    {
+        if (!System.IO.Directory.Exists(Directory)) return Array.Empty<(long, string)>();
+        return System.IO.Directory.EnumerateFiles(Directory, Prefix + "*" + Extension)
+            .Select(p => (Name: Path.GetFileName(p), Path: p))
+            .Where(f => f.Name.Length == Prefix.Length + 12 + Extension.Length)
+            .Select(f => (Ok: long.TryParse(f.Name.AsSpan(Prefix.Length, 12), NumberStyles.None, CultureInfo.InvariantCulture, out long step), Step: step, f.Path))
+            .Where(f => f.Ok)
+            .OrderByDescending(f => f.Step)
+            .Select(f => (f.Step, f.Path))
+            .ToArray();
+    }
+
+    private static void TryDelete(string path)
+    {
+        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}

@@ -1,0 +1,181 @@
+using Microsoft.ML.DiLoCo.Communication;
+using Microsoft.ML.DiLoCo.Training;
+
+namespace Microsoft.ML.DiLoCo.Checkpointing;
+
+/// <summary>
+/// The checkpoints of one in-process run: resume before the loop, a checkpoint every CheckpointInterval steps, and on
+/// cancellation a checkpoint at the first quiescent step every worker can still reach, then OperationCanceledException.
+/// </summary>
+/// <remarks>
+/// Quiescent: after step s no exchange is in flight exactly when s mod Δt &lt; Δt − τ (a sync launched at s' is applied
+/// at s' + τ and launches happen at s' ≡ −τ mod Δt). Multiples of Δt = H/P are quiescent (their apply just happened),
+/// hence the CheckpointInterval rule. Each worker captures its own part on its own thread right after its step; the
+/// last one to arrive writes the file, so no worker waits for a periodic checkpoint.
+/// </remarks>
+internal sealed class RunCheckpoints
+{
+    private readonly CheckpointStore _store;
+    private readonly StreamingDiLoCoTrainer.Options _options;
+    private readonly IReadOnlyList<DiLoCoWorker> _workers;
+    private readonly SyncSchedule? _schedule; // null: data-parallel, every step is quiescent
+    private readonly string _fingerprint;
+    private readonly int _seed;
+    private readonly int _firstWorker;
+    private readonly List<ValidationPoint> _points;
+    private readonly Action<string>? _log;
+    private readonly int _interval;
+    private readonly object _gate = new();
+    private readonly Dictionary<long, Pending> _pending = new();
+    private readonly long[] _completed;
+    private long _stopAt = -1;
+    private string? _lastWritten;
+
+    public RunCheckpoints(StreamingDiLoCoTrainer.Options options, IReadOnlyList<DiLoCoWorker> workers, SyncSchedule? schedule,
+        string fingerprint, int seed, int firstWorker, List<ValidationPoint> points, Action<string>? log)
+    {
+        _store = new CheckpointStore(options.CheckpointDirectory!, options.KeepCheckpoints);
+        _options = options;
+        _workers = workers;
+        _schedule = schedule;
+        _fingerprint = fingerprint;
+        _seed = seed;
+        _firstWorker = firstWorker;
+        _points = points;
+        _log = log;
+        _interval = StreamingDiLoCoTrainer.EffectiveCheckpointInterval(options);
+        _completed = new long[workers.Count];
+    }
+
+    /// <summary>Test hook: called with each checkpoint's path once it is on disk.</summary>
+    internal Action<string>? Written { get; set; }
+
+    /// <summary>The newest valid checkpoint of <c>CheckpointDirectory</c>, or null (no folder, no checkpoint, or checkpoints off).</summary>
+    public static (TrainingCheckpoint Checkpoint, string Path)? LoadNewest(StreamingDiLoCoTrainer.Options o, Action<string>? log) =>
+        o.CheckpointDirectory is null ? null : new CheckpointStore(o.CheckpointDirectory, o.KeepCheckpoints).LoadNewest(log);
+
+    /// <summary>The seed of the run: a resumed run keeps the checkpoint's (an explicit different Seed is refused).</summary>
+    public static int SeedOf(StreamingDiLoCoTrainer.Options o, int seed, TrainingCheckpoint? resume)
+    {
+        if (resume is null) return seed;
+        if (o.Seed is { } explicitSeed && explicitSeed != resume.Seed)
+            throw new ArgumentException($"Seed = {explicitSeed} but the checkpoint in CheckpointDirectory was trained with Seed = {resume.Seed}: " +
+                                        "resume with the same seed (or leave Seed null), or use another CheckpointDirectory.", nameof(StreamingDiLoCoTrainer.Options.Seed));
+        return resume.Seed;
+    }
+
+    /// <summary>Restores every worker from the checkpoint and returns its step (training continues at step + 1).</summary>
+    /// <exception cref="ArgumentException">The checkpoint was written with other options (named).</exception>
+    public long Resume(TrainingCheckpoint checkpoint, string path, int totalWorkers)
+    {
+        var differences = OptionsFingerprint.Differences(checkpoint.Fingerprint, _fingerprint);
+        if (differences.Count > 0)
+            throw new ArgumentException($"The checkpoint {path} was written with other options or data; resume with the same ones " +
+                                        $"(only NumberOfWorkers may change) or use another CheckpointDirectory. Differences: {string.Join("; ", differences.Take(10))}.",
+                nameof(StreamingDiLoCoTrainer.Options.CheckpointDirectory));
+        bool elastic = checkpoint.NumberOfWorkers != totalWorkers;
+        for (int l = 0; l < _workers.Count; l++)
+        {
+            var worker = _workers[l];
+            worker.RestoreShared(checkpoint.Shared);
+            worker.Statistics.SkippedContributions = checkpoint.SkippedContributions;
+            if (elastic)
+            {
+                worker.ResetReplicaToGlobal(); // θ_m ← θ̂, fresh AdamW state, zero residuals; the sampler starts its new shard afresh
+                for (int s = 0; s < checkpoint.Step; s++) worker.Statistics.Losses.Add((float)checkpoint.Workers.Average(w => w.Losses[s]));
+                continue;
+            }
+            var part = checkpoint.Workers[_firstWorker + l];
+            worker.RestoreReplica(part.Replica);
+            if (worker.Replica is TransformerReplica replica)
+            {
+                if (part.Sampler is not { } position) throw new InvalidDataException($"The checkpoint holds no sampler position for worker {part.Worker}.");
+                replica.Sampler.Restore(position);
+            }
+            worker.Statistics.Losses.AddRange(part.Losses);
+            worker.Statistics.Tokens = part.Tokens;
+        }
+        _points.AddRange(checkpoint.Validation);
+        Array.Fill(_completed, checkpoint.Step);
+        _log?.Invoke(elastic
+            ? $"Elastic restart from {path} at step {checkpoint.Step}: the checkpoint has {checkpoint.NumberOfWorkers} workers, this run {totalWorkers}; " +
+              "θ̂, the outer momentum and the fragment counter are kept, every worker starts from θ̂ with fresh AdamW state and a new data shard."
+            : $"Resuming from {path} at step {checkpoint.Step} of {checkpoint.TrainingSteps}.");
+        return checkpoint.Step;
+    }
+
+    /// <summary>The after-step callback: <paramref name="observe"/> first (evaluation, progress), then this class's hook.</summary>
+    public Action<int, long> Around(Action<int, long> observe, IReadOnlyList<ICollective> collectives) => (local, t) =>
+    {
+        observe(local, t);
+        AfterStep(local, t, collectives[local]);
+    };
+
+    /// <summary>True when no exchange is in flight after step <paramref name="s"/>: s mod Δt &lt; Δt − τ.</summary>
+    public bool IsQuiescent(long s) => _schedule is null || s % _schedule.Interval < _schedule.Interval - _schedule.OverlapSteps;
+
+    private void AfterStep(int local, long t, ICollective collective)
+    {
+        bool stopHere;
+        lock (_gate)
+        {
+            _completed[local] = t;
+            if (_stopAt < 0 && _options.CancellationToken.IsCancellationRequested)
+            {
+                // No worker has started a step beyond max(completed) + 1; the first quiescent step from there is reachable by all.
+                long s = _completed.Max() + 1;
+                while (!IsQuiescent(s)) s++;
+                _stopAt = s < _options.TrainingSteps ? s : long.MaxValue; // within τ of the end: just finish
+                if (_stopAt != long.MaxValue) _log?.Invoke($"Cancellation requested: stopping after step {_stopAt} (the first step with no exchange in flight).");
+            }
+            stopHere = t == _stopAt;
+        }
+        if (!stopHere && t % _interval != 0) return;
+
+        Deposit(local, t);
+        if (!stopHere) return;
+        collective.AllGatherAsync(ReadOnlyMemory<byte>.Empty).GetAwaiter().GetResult(); // every part is in, the file is written
+        string where;
+        lock (_gate) where = _lastWritten ?? "(none)";
+        throw new OperationCanceledException(
+            $"Training was cancelled after step {t} of {_options.TrainingSteps}; the checkpoint {where} holds it. " +
+            "Fit again with the same options and CheckpointDirectory to resume.", _options.CancellationToken);
+    }
+
+    private void Deposit(int local, long t)
+    {
+        var worker = _workers[local];
+        var part = new WorkerCheckpoint(_firstWorker + local, worker.CaptureReplica(),
+            (worker.Replica as TransformerReplica)?.Sampler.Position, worker.Statistics.Losses.ToArray(), worker.Statistics.Tokens);
+        SharedWorkerState? shared = local == 0 ? worker.CaptureShared() : null;
+        var points = local == 0 ? _points.ToArray() : null; // worker 0's thread evaluates and owns the list
+        Pending? complete = null;
+        lock (_gate)
+        {
+            if (!_pending.TryGetValue(t, out var pending)) _pending[t] = pending = new Pending(_workers.Count);
+            pending.Parts[local] = part;
+            if (shared is not null) { pending.Shared = shared; pending.Points = points; pending.Skipped = worker.Statistics.SkippedContributions; }
+            if (++pending.Count == _workers.Count) { _pending.Remove(t); complete = pending; }
+        }
+        if (complete is null) return;
+
+        var checkpoint = new TrainingCheckpoint
+        {
+            Fingerprint = _fingerprint, Seed = _seed, Step = t, TrainingSteps = _options.TrainingSteps,
+            Shared = complete.Shared!, Workers = complete.Parts!, Validation = complete.Points!, SkippedContributions = complete.Skipped,
+        };
+        string path = _store.Save(checkpoint);
+        lock (_gate) _lastWritten = path;
+        _log?.Invoke($"step {t}: checkpoint {path}");
+        Written?.Invoke(path);
+    }
+
+    private sealed class Pending(int workers)
+    {
+        public readonly WorkerCheckpoint[] Parts = new WorkerCheckpoint[workers];
+        public SharedWorkerState? Shared;
+        public ValidationPoint[]? Points;
+        public long Skipped;
+        public int Count;
+    }
+}

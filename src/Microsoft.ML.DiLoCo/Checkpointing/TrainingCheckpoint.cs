@@ -1,0 +1,144 @@
+using Microsoft.ML.DiLoCo.Data;
+using Microsoft.ML.DiLoCo.Training;
+
+namespace Microsoft.ML.DiLoCo.Checkpointing;
+
+/// <summary>
+/// Everything needed to continue a run exactly, taken at a quiescent step (no exchange in flight): the options
+/// fingerprint, the seed, the step, θ̂ with the outer momentum and k (once: identical on every worker), and per worker
+/// θ_m, the inner optimizer state, the error-feedback residuals, the sampler position and the losses so far.
+/// Entries of the file: "manifest", "shared", "worker/0" … "worker/M−1".
+/// </summary>
+internal sealed class TrainingCheckpoint
+{
+    public const int MaximumWorkers = CheckpointFile.MaximumEntries - 2;
+    private const int MaximumTensors = 1 << 20;
+    private const int MaximumFingerprintBytes = 1 << 20;
+
+    public required string Fingerprint { get; init; }
+    public required int Seed { get; init; }
+    public required long Step { get; init; }
+    public required long TrainingSteps { get; init; }
+    public required SharedWorkerState Shared { get; init; }
+    public required WorkerCheckpoint[] Workers { get; init; }
+    public required ValidationPoint[] Validation { get; init; }
+    public long SkippedContributions { get; init; }
+
+    public int NumberOfWorkers => Workers.Length;
+
+    public IReadOnlyList<KeyValuePair<string, byte[]>> ToEntries()
+    {
+        var entries = new List<KeyValuePair<string, byte[]>>();
+        var m = new PayloadWriter();
+        m.Write(Fingerprint);
+        m.Write(Seed);
+        m.Write(Step);
+        m.Write(TrainingSteps);
+        m.Write(Workers.Length);
+        m.Write(SkippedContributions);
+        m.Write(Validation.Length);
+        foreach (var v in Validation) { m.Write(v.Step); m.Write(v.Loss); m.Write(v.Perplexity); m.Write(v.Tokens); }
+        entries.Add(new("manifest", m.ToArray()));
+
+        var s = new PayloadWriter();
+        WriteTensors(s, Shared.Global);
+        s.Write(Shared.Outer.Length);
+        foreach (var o in Shared.Outer) o.WriteTo(s);
+        s.Write(Shared.Launches);
+        entries.Add(new("shared", s.ToArray()));
+
+        foreach (var w in Workers)
+        {
+            var p = new PayloadWriter();
+            WriteTensors(p, w.Replica.Parameters);
+            p.Write(w.Replica.Inner is not null);
+            w.Replica.Inner?.WriteTo(p);
+            p.Write(w.Replica.Residuals.Length);
+            foreach (var r in w.Replica.Residuals)
+            {
+                p.Write(r is not null);
+                if (r is not null) p.Write(r);
+            }
+            p.Write(w.Sampler is not null);
+            if (w.Sampler is { } sp) { p.Write(sp.OrderEpoch); p.Write(sp.Index); p.Write(sp.WindowsServed); }
+            p.Write(w.Losses);
+            p.Write(w.Tokens);
+            entries.Add(new($"worker/{w.Worker}", p.ToArray()));
+        }
+        return entries;
+    }
+
+    /// <summary>Parses verified entries; every inconsistency is an <see cref="InvalidDataException"/>.</summary>
+    public static TrainingCheckpoint FromEntries(IReadOnlyDictionary<string, byte[]> entries)
+    {
+        var m = new PayloadReader(Entry(entries, "manifest"), "manifest");
+        string fingerprint = m.ReadString("fingerprint", MaximumFingerprintBytes);
+        int seed = m.ReadInt32("seed");
+        long step = m.ReadInt64("step", 0, long.MaxValue);
+        long trainingSteps = m.ReadInt64("training steps", 1, long.MaxValue);
+        if (step > trainingSteps) throw m.Corrupt($"step {step} is beyond the {trainingSteps} training steps");
+        int workers = m.ReadInt32("number of workers", 1, MaximumWorkers);
+        long skipped = m.ReadInt64("skipped contributions", 0, long.MaxValue);
+        int points = m.ReadInt32("validation point count", 0, m.Remaining / 32);
+        var validation = new ValidationPoint[points];
+        for (int i = 0; i < points; i++)
+            validation[i] = new ValidationPoint(m.ReadInt64("validation step", 0, step), m.ReadDouble("validation loss"), m.ReadDouble("perplexity"), m.ReadInt64("validation tokens", 0, long.MaxValue));
+        m.EnsureEnd();
+        if (entries.Count != 2 + workers)
+            throw new InvalidDataException($"The checkpoint has {entries.Count} entries; a checkpoint of {workers} workers has {2 + workers}.");
+
+        var s = new PayloadReader(Entry(entries, "shared"), "shared");
+        var global = ReadTensors(s, "global parameter");
+        int fragments = s.ReadInt32("fragment count", 0, Math.Min(MaximumTensors, s.Remaining / 11)); // a state takes at least 11 bytes
+        var outer = new OptimizerStateData[fragments];
+        for (int p = 0; p < fragments; p++) outer[p] = OptimizerStateData.ReadFrom(s, $"outer state of fragment {p}");
+        long launches = s.ReadInt64("launch count", 0, step);
+        s.EnsureEnd();
+
+        var all = new WorkerCheckpoint[workers];
+        for (int r = 0; r < workers; r++)
+        {
+            string name = $"worker/{r}";
+            var p = new PayloadReader(Entry(entries, name), name);
+            var parameters = ReadTensors(p, "replica parameter");
+            var inner = p.ReadBoolean("inner state presence") ? OptimizerStateData.ReadFrom(p, "inner state") : null;
+            int residualCount = p.ReadInt32("residual count", 0, Math.Min(MaximumTensors, p.Remaining));
+            var residuals = new float[]?[residualCount];
+            for (int i = 0; i < residualCount; i++) residuals[i] = p.ReadBoolean("residual presence") ? p.ReadFloats("residual") : null;
+            SamplerPosition? sampler = p.ReadBoolean("sampler presence")
+                ? new SamplerPosition(p.ReadInt32("sampler epoch", 0, int.MaxValue), p.ReadInt32("sampler index", 0, int.MaxValue), p.ReadInt64("windows served", 0, long.MaxValue))
+                : null;
+            var losses = p.ReadFloats("losses");
+            if (losses.Length != step) throw p.Corrupt($"it holds {losses.Length} losses for {step} steps");
+            long tokens = p.ReadInt64("tokens", 0, long.MaxValue);
+            p.EnsureEnd();
+            all[r] = new WorkerCheckpoint(r, new ReplicaWorkerState(parameters, inner, residuals), sampler, losses, tokens);
+        }
+
+        return new TrainingCheckpoint
+        {
+            Fingerprint = fingerprint, Seed = seed, Step = step, TrainingSteps = trainingSteps,
+            Shared = new SharedWorkerState(global, outer, launches), Workers = all, Validation = validation, SkippedContributions = skipped,
+        };
+    }
+
+    private static byte[] Entry(IReadOnlyDictionary<string, byte[]> entries, string name) =>
+        entries.TryGetValue(name, out var bytes) ? bytes : throw new InvalidDataException($"The checkpoint has no '{name}' entry.");
+
+    private static void WriteTensors(PayloadWriter w, TensorData[] tensors)
+    {
+        w.Write(tensors.Length);
+        foreach (var t in tensors) w.Write(t);
+    }
+
+    private static TensorData[] ReadTensors(PayloadReader r, string what)
+    {
+        int count = r.ReadInt32(what + " count", 0, Math.Min(MaximumTensors, r.Remaining / 8)); // a tensor takes at least 8 bytes
+        var tensors = new TensorData[count];
+        for (int i = 0; i < count; i++) tensors[i] = r.ReadTensor($"{what} {i}");
+        return tensors;
+    }
+}
+
+/// <summary>One worker's part of a checkpoint.</summary>
+internal sealed record WorkerCheckpoint(int Worker, ReplicaWorkerState Replica, SamplerPosition? Sampler, float[] Losses, long Tokens);
