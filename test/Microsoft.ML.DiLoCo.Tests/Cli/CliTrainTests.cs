@@ -1,0 +1,84 @@
+using System.Text.Json;
+using DiLoCo.Cli;
+
+namespace Microsoft.ML.DiLoCo.Tests.Cli;
+
+/// <summary>The CLI's code path, in-process: a tiny config trains end to end; the saved model is evaluated, scored and generates.</summary>
+[TestClass]
+public sealed class CliTrainTests
+{
+    [TestMethod]
+    public void TrainRunsFromConfigToReportAndLossCurve()
+    {
+        using var folder = new CliTestFolder();
+        string config = folder.WriteConfig(folder.TinyConfig(model: "null"));
+
+        var (code, output, errors) = folder.Run("train", "--config", config, "--output-dir", folder.Path);
+
+        Assert.AreEqual(ExitCodes.Success, code, errors);
+        StringAssert.Contains(output, "54 training documents, 6 held out");
+        StringAssert.Contains(output, "100% step 40/40");
+        StringAssert.Contains(output, "step 20: validation loss");
+        using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder.Path, "out", "report.json")));
+        Assert.AreEqual(40, report.RootElement.GetProperty("Steps").GetInt32());
+        Assert.AreEqual(40, report.RootElement.GetProperty("MeanInnerLoss").GetArrayLength());
+        Assert.AreEqual(3, report.RootElement.GetProperty("Validation").GetArrayLength(), "steps 0, 20 and 40");
+        Assert.IsTrue(report.RootElement.GetProperty("BytesSentPerWorker").GetInt64() > 0);
+
+        byte[] png = File.ReadAllBytes(Path.Combine(folder.Path, "out", "loss.png"));
+        CollectionAssert.AreEqual(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A }, png[..8]);
+        Assert.AreEqual(LossCurvePlot.Width, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)), "IHDR width");
+        Assert.AreEqual(LossCurvePlot.Height, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20)), "IHDR height");
+        Assert.IsFalse(File.Exists(Path.Combine(folder.Path, "out", "model.zip")), "model: null skips the zip");
+    }
+
+    [TestMethod]
+    [Ignore("needs save/load from helper-persist")]
+    public void TheSavedModelEvaluatesScoresAndGenerates()
+    {
+        using var folder = new CliTestFolder();
+        string config = folder.WriteConfig(folder.TinyConfig());
+        var train = folder.Run("train", "--config", config, "--output-dir", folder.Path);
+        Assert.AreEqual(ExitCodes.Success, train.ExitCode, train.Errors);
+        string model = Path.Combine(folder.Path, "out", "model.zip");
+        Assert.IsTrue(File.Exists(model));
+        Assert.IsFalse(File.Exists(model + ".partial"));
+
+        var evaluate = folder.Run("evaluate", "--model", model, "--data", folder.File("corpus.txt"), "--document-per", "line");
+        Assert.AreEqual(ExitCodes.Success, evaluate.ExitCode, evaluate.Errors);
+        StringAssert.Contains(evaluate.Output, "documents:      60");
+        double loss = double.Parse(evaluate.Output.Split('\n').First(l => l.StartsWith("loss:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.IsTrue(loss < Math.Log(257), $"a trained model beats uniform; got {loss}");
+
+        var score = folder.Run("score", "--model", model, "--text", "the cat sees the moon.");
+        Assert.AreEqual(ExitCodes.Success, score.ExitCode, score.Errors);
+        StringAssert.Contains(score.Output, "tokens:      22");
+
+        var greedy = folder.Run("generate", "--model", model, "--prompt", "the cat", "--max-tokens", "20", "--temperature", "0");
+        Assert.AreEqual(ExitCodes.Success, greedy.ExitCode, greedy.Errors);
+        StringAssert.StartsWith(greedy.Output, "the cat");
+        Assert.AreEqual(greedy.Output, folder.Run("generate", "--model", model, "--prompt", "the cat", "--max-tokens", "20", "--temperature", "0").Output, "greedy is deterministic");
+    }
+
+    [TestMethod]
+    public void ASaveFailureLeavesNoPartialZipAndExitsWithFailure()
+    {
+        // Until the model can be saved (helper-persist), saving throws NotSupportedException: exit code 1, and no
+        // truncated zip under the model's name. Once saving works this test still holds for the partial file.
+        using var folder = new CliTestFolder();
+        string config = folder.WriteConfig(folder.TinyConfig(steps: 20));
+        var (code, _, errors) = folder.Run("train", "--config", config, "--output-dir", folder.Path);
+        string model = Path.Combine(folder.Path, "out", "model.zip");
+        Assert.IsFalse(File.Exists(model + ".partial"));
+        if (code == ExitCodes.Success)
+        {
+            Assert.IsTrue(File.Exists(model));
+        }
+        else
+        {
+            Assert.AreEqual(ExitCodes.Failure, code, errors);
+            Assert.IsFalse(File.Exists(model));
+            Assert.IsTrue(File.Exists(Path.Combine(folder.Path, "out", "report.json")), "the report is written before the model");
+        }
+    }
+}
