@@ -1,6 +1,8 @@
 using System.Text;
+using System.Text.Json.Nodes;
 using Microsoft.ML.Data;
 using Microsoft.ML.DiLoCo.Model;
+using Microsoft.ML.DiLoCo.Persistence;
 using Microsoft.ML.DiLoCo.Scoring;
 using Microsoft.ML.DiLoCo.Tokenization;
 using static TorchSharp.torch;
@@ -11,6 +13,8 @@ namespace Microsoft.ML.DiLoCo;
 /// A fitted causal language model. <see cref="Transform"/> adds <c>Loss</c> (mean negative log-likelihood per
 /// predicted token, nats), <c>Perplexity</c> and <c>TokenCount</c> columns for the text column; empty text scores
 /// TokenCount 0 and NaN loss. <see cref="Generate"/> continues a prompt. The weights are the outer parameters θ̂.
+/// <c>mlContext.Model.Save(model, schema, path)</c> writes the whole model into one zip; <c>mlContext.Model.Load</c>
+/// returns a <see cref="LanguageModelTransformer"/> again (cast it to generate). See docs/persistence.md.
 /// Not IDisposable on purpose: ML.NET's PredictionEngine disposes a disposable transformer, which would free a
 /// model that other engines still share; the native weights are released when the transformer is collected.
 /// </summary>
@@ -60,6 +64,27 @@ public sealed class LanguageModelTransformer : ITransformer
         }
     }
 
+    /// <summary>
+    /// How <c>mlContext.Model.Save</c> stores the weights: <see cref="WeightPrecision.Float32"/> (default; a loaded
+    /// model scores bit-identically) or <see cref="WeightPrecision.BFloat16"/> (half the file; loaded weights are the
+    /// FP32 weights rounded to bfloat16). A loaded model reports the precision its file used.
+    /// </summary>
+    public WeightPrecision SaveWeightsAs
+    {
+        get => _saveWeightsAs;
+        set
+        {
+            if (!Enum.IsDefined(value))
+                throw new ArgumentOutOfRangeException(nameof(SaveWeightsAs), value, "must be Float32 or BFloat16.");
+            _saveWeightsAs = value;
+        }
+    }
+
+    private WeightPrecision _saveWeightsAs = WeightPrecision.Float32;
+
+    /// <summary>The trainer options the model was fitted with, as JSON (saved with the model; null when unknown).</summary>
+    internal JsonObject? TrainingOptions { get; init; }
+
     internal TransformerLanguageModel Model => _model;
 
     bool ITransformer.IsRowToRowMapper => true;
@@ -88,7 +113,7 @@ public sealed class LanguageModelTransformer : ITransformer
     }
 
     void ICanSaveModel.Save(ModelSaveContext ctx) =>
-        throw new NotSupportedException("Saving a LanguageModelTransformer with mlContext.Model.Save is not supported yet.");
+        MLNetModelContext.Save(ctx, (main, writeEntry) => LanguageModelFile.Save(this, main, writeEntry));
 
     /// <summary>Continues <paramref name="prompt"/> (read as the start of a document) and returns the new text.</summary>
     public string Generate(string prompt, GenerationOptions? options = null)

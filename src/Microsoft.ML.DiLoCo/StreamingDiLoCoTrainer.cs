@@ -69,7 +69,7 @@ public sealed partial class StreamingDiLoCoTrainer : IEstimator<LanguageModelTra
                     ch.Info(MessageSensitivity.None, $"step {p.Step}/{p.TotalSteps}: loss {p.Loss:F3}, {p.TokensPerSecond:N0} tokens/s, sent {p.BytesSent:N0} bytes, ETA {p.EstimatedRemaining:hh\\:mm\\:ss}");
             });
         ch.Info(MessageSensitivity.None, report.Summarize());
-        return new LanguageModelTransformer(model, tokenizer, o.TextColumnName, report);
+        return new LanguageModelTransformer(model, tokenizer, o.TextColumnName, report) { TrainingOptions = Persistence.TrainingOptionsJson.From(o) };
     }
 
     /// <summary>The input schema plus the Loss, Perplexity and TokenCount columns that the fitted model adds.</summary>
