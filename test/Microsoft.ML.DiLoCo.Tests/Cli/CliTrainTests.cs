@@ -33,7 +33,6 @@ public sealed class CliTrainTests
     }
 
     [TestMethod]
-    [Ignore("needs save/load from helper-persist")]
     public void TheSavedModelEvaluatesScoresAndGenerates()
     {
         using var folder = new CliTestFolder();
