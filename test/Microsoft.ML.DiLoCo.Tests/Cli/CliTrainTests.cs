@@ -36,18 +36,25 @@ public sealed class CliTrainTests
     public void TheSavedModelEvaluatesScoresAndGenerates()
     {
         using var folder = new CliTestFolder();
-        string config = folder.WriteConfig(folder.TinyConfig());
+        // 80 steps: at 40 the outer Nesterov step (η = 0.7, μ = 0.9) has just overshot (see the report).
+        string config = folder.WriteConfig(folder.TinyConfig(steps: 80));
         var train = folder.Run("train", "--config", config, "--output-dir", folder.Path);
         Assert.AreEqual(ExitCodes.Success, train.ExitCode, train.Errors);
         string model = Path.Combine(folder.Path, "out", "model.zip");
         Assert.IsTrue(File.Exists(model));
         Assert.IsFalse(File.Exists(model + ".partial"));
 
-        var evaluate = folder.Run("evaluate", "--model", model, "--data", folder.File("corpus.txt"), "--document-per", "line");
+        // The saved model, evaluated on the held-out lines (every 10th), agrees with the report's final validation
+        // loss of the in-memory model (windows differ: packed for validation, per document for Transform).
+        File.WriteAllLines(folder.File("heldout.txt"), File.ReadAllLines(folder.File("corpus.txt")).Where((_, i) => (i + 1) % 10 == 0));
+        var evaluate = folder.Run("evaluate", "--model", model, "--data", folder.File("heldout.txt"), "--document-per", "line");
         Assert.AreEqual(ExitCodes.Success, evaluate.ExitCode, evaluate.Errors);
-        StringAssert.Contains(evaluate.Output, "documents:      60");
+        StringAssert.Contains(evaluate.Output, "documents:      6");
         double loss = double.Parse(evaluate.Output.Split('\n').First(l => l.StartsWith("loss:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
-        Assert.IsTrue(loss < Math.Log(257), $"a trained model beats uniform; got {loss}");
+        using var report = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(folder.Path, "out", "report.json")));
+        double reported = report.RootElement.GetProperty("Validation").EnumerateArray().Last().GetProperty("Loss").GetDouble();
+        Assert.IsTrue(loss < 0.6 * Math.Log(257), $"a trained model beats uniform by far; {evaluate.Output}");
+        Assert.AreEqual(reported, loss, 0.25, $"evaluate of the saved model vs the report's last validation loss; {evaluate.Output}");
 
         var score = folder.Run("score", "--model", model, "--text", "the cat sees the moon.");
         Assert.AreEqual(ExitCodes.Success, score.ExitCode, score.Errors);
@@ -57,27 +64,5 @@ public sealed class CliTrainTests
         Assert.AreEqual(ExitCodes.Success, greedy.ExitCode, greedy.Errors);
         StringAssert.StartsWith(greedy.Output, "the cat");
         Assert.AreEqual(greedy.Output, folder.Run("generate", "--model", model, "--prompt", "the cat", "--max-tokens", "20", "--temperature", "0").Output, "greedy is deterministic");
-    }
-
-    [TestMethod]
-    public void ASaveFailureLeavesNoPartialZipAndExitsWithFailure()
-    {
-        // Until the model can be saved (helper-persist), saving throws NotSupportedException: exit code 1, and no
-        // truncated zip under the model's name. Once saving works this test still holds for the partial file.
-        using var folder = new CliTestFolder();
-        string config = folder.WriteConfig(folder.TinyConfig(steps: 20));
-        var (code, _, errors) = folder.Run("train", "--config", config, "--output-dir", folder.Path);
-        string model = Path.Combine(folder.Path, "out", "model.zip");
-        Assert.IsFalse(File.Exists(model + ".partial"));
-        if (code == ExitCodes.Success)
-        {
-            Assert.IsTrue(File.Exists(model));
-        }
-        else
-        {
-            Assert.AreEqual(ExitCodes.Failure, code, errors);
-            Assert.IsFalse(File.Exists(model));
-            Assert.IsTrue(File.Exists(Path.Combine(folder.Path, "out", "report.json")), "the report is written before the model");
-        }
     }
 }
