@@ -27,6 +27,6 @@ public sealed class TrainingConfigException : FormatException
     private static string Describe(string field, string problem, int? line)
     {
         string where = line is { } l ? $" (line {l})" : "";
-        return field.Length == 0 ? $"config{where}: {problem}" : $"{field}{where}: {problem}";
+        return field.Length == 0 ? $"config: {problem}" : $"{field}{where}: {problem}"; // whole-file problems say where themselves
     }
 }
