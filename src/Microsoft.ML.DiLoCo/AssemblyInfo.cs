@@ -1,2 +1,4 @@
 // Tests drive internal engine pieces directly (golden vectors through the real engine).
 [assembly: System.Runtime.CompilerServices.InternalsVisibleTo("Microsoft.ML.DiLoCo.Tests")]
+// The MPI test launcher reads θ̂ to print its checksum.
+[assembly: System.Runtime.CompilerServices.InternalsVisibleTo("Microsoft.ML.DiLoCo.MpiRunner")]

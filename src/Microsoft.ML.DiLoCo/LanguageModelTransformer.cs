@@ -12,7 +12,7 @@ namespace Microsoft.ML.DiLoCo;
 /// <summary>
 /// A fitted causal language model. <see cref="Transform"/> adds <c>Loss</c> (mean negative log-likelihood per
 /// predicted token, nats), <c>Perplexity</c> and <c>TokenCount</c> columns for the text column; empty text scores
-/// TokenCount 0 and NaN loss. <see cref="Generate"/> continues a prompt. The weights are the outer parameters θ̂.
+/// TokenCount 0 and NaN loss, and so does whitespace-only text. <see cref="Generate"/> continues a prompt. The weights are the outer parameters θ̂.
 /// <c>mlContext.Model.Save(model, schema, path)</c> writes the whole model into one zip; <c>mlContext.Model.Load</c>
 /// returns a <see cref="LanguageModelTransformer"/> again (cast it to generate). See docs/persistence.md.
 /// Not IDisposable on purpose: ML.NET's PredictionEngine disposes a disposable transformer, which would free a
@@ -114,6 +114,61 @@ public sealed class LanguageModelTransformer : ITransformer
 
     void ICanSaveModel.Save(ModelSaveContext ctx) =>
         MLNetModelContext.Save(ctx, (main, writeEntry) => LanguageModelFile.Save(this, main, writeEntry));
+
+    /// <summary>
+    /// Loads a model saved with <c>mlContext.Model.Save</c> (alone or as part of a pipeline). Same as
+    /// <c>(LanguageModelTransformer)mlContext.Model.Load(path, out _)</c>, except that a bad file throws
+    /// <see cref="InvalidDataException"/> itself; ML.NET reports it as the inner exception of a
+    /// <see cref="System.Reflection.TargetInvocationException"/>, because it calls loaders by reflection.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
+    /// <exception cref="FormatException">The file is not a zip (for example, truncated).</exception>
+    /// <exception cref="InvalidDataException">The zip is not a complete, consistent language model of a format this library reads.</exception>
+    public static LanguageModelTransformer Load(string path, MLContext? mlContext = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ITransformer loaded;
+        try
+        {
+            loaded = (mlContext ?? new MLContext()).Model.Load(path, out _);
+        }
+        catch (System.Reflection.TargetInvocationException e) when (e.InnerException is InvalidDataException or FormatException)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException);
+            throw;
+        }
+        return loaded as LanguageModelTransformer
+            ?? (loaded as IEnumerable<ITransformer>)?.OfType<LanguageModelTransformer>().LastOrDefault()
+            ?? throw new InvalidDataException($"'{path}' holds a {loaded.GetType().Name} without a language model.");
+    }
+
+    /// <summary>
+    /// Writes the outer parameters to a safetensors file, FP32, under the documented parameter names
+    /// (docs/parameter-names.md), for PyTorch (<c>safetensors.torch.load_file</c>) or <see cref="ImportSafetensors"/>.
+    /// The architecture is not in the file: keep <see cref="ModelOptions"/> and <see cref="Tokenizer"/> beside it.
+    /// </summary>
+    public void ExportSafetensors(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        SafetensorsInterchange.Export(_model, path);
+    }
+
+    /// <summary>
+    /// Builds a model from a safetensors file holding exactly the parameters of <paramref name="architecture"/>
+    /// (names as in docs/parameter-names.md, FP32), for example one exported by <see cref="ExportSafetensors"/> or
+    /// saved from an equivalent PyTorch module.
+    /// </summary>
+    /// <exception cref="InvalidDataException">A tensor is missing, extra, not FP32, or of the wrong shape.</exception>
+    public static LanguageModelTransformer ImportSafetensors(string path, TransformerOptions architecture, TokenizerKind tokenizer = TokenizerKind.Bytes, string textColumnName = "Text")
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(architecture);
+        ArgumentException.ThrowIfNullOrEmpty(textColumnName);
+        architecture.Validate(nameof(architecture));
+        var languageModelTokenizer = LanguageModelTokenizer.Create(tokenizer);
+        var model = SafetensorsInterchange.Import(path, architecture.Clone(), languageModelTokenizer.VocabularySize);
+        return new LanguageModelTransformer(model, languageModelTokenizer, textColumnName, report: null);
+    }
 
     /// <summary>Continues <paramref name="prompt"/> (read as the start of a document) and returns the new text.</summary>
     public string Generate(string prompt, GenerationOptions? options = null)

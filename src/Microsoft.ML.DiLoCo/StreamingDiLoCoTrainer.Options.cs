@@ -103,6 +103,25 @@ public sealed partial class StreamingDiLoCoTrainer
         /// <summary>Bit-identical results run to run for a given seed (CPU; dropout must then be 0 with several workers).</summary>
         public bool Deterministic = true;
 
+        /// <summary>
+        /// In-process threads (default) or MPI ranks. Under <see cref="Transport.Mpi"/> each rank runs <see cref="NumberOfWorkers"/>
+        /// workers (M = ranks × NumberOfWorkers), shards the data by global worker index, and ends with the same θ̂ as every other rank.
+        /// </summary>
+        public Transport Transport = Transport.InProcess;
+
+        /// <summary>
+        /// Under <see cref="Transport.Mpi"/>: the longest one exchange may take before the whole job is aborted (a rank that died or
+        /// hung cannot leave the others waiting forever). 0 = wait forever.
+        /// </summary>
+        public double ExchangeTimeoutSeconds = 600;
+
+        /// <summary>Simulated link bandwidth per direction between each worker and the others, in bits per second; 0 = no simulated link.
+        /// Wraps whatever transport is used (see <c>LinkModelCollective</c> for the model).</summary>
+        public double LinkBandwidthBitsPerSecond;
+
+        /// <summary>Simulated one-way link latency per message, in milliseconds; 0 = none.</summary>
+        public double LinkLatencyMilliseconds;
+
         /// <summary>Stops training between two steps.</summary>
         public CancellationToken CancellationToken;
 

@@ -38,6 +38,16 @@ public sealed partial class StreamingDiLoCoTrainer
             throw new ArgumentOutOfRangeException(nameof(Options.WeightDecay), o.WeightDecay, "WeightDecay must be a finite number ≥ 0.");
         if (!(o.GradientClipNorm >= 0) || float.IsInfinity(o.GradientClipNorm))
             throw new ArgumentOutOfRangeException(nameof(Options.GradientClipNorm), o.GradientClipNorm, "GradientClipNorm must be a finite number ≥ 0 (0 = off).");
+        if (!Enum.IsDefined(o.Transport)) throw new ArgumentOutOfRangeException(nameof(Options.Transport), o.Transport, "Unknown transport.");
+        NonNegativeFinite(o.ExchangeTimeoutSeconds, nameof(Options.ExchangeTimeoutSeconds), "0 = wait forever");
+        NonNegativeFinite(o.LinkBandwidthBitsPerSecond, nameof(Options.LinkBandwidthBitsPerSecond), "0 = no simulated link");
+        NonNegativeFinite(o.LinkLatencyMilliseconds, nameof(Options.LinkLatencyMilliseconds), "0 = none");
+        if (o.Transport == Transport.Mpi && !Communication.MpiRuntime.IsLaunchedByMpi)
+            throw new ArgumentException($"Transport = Mpi but this process was not started by an MPI launcher: {Communication.MpiRuntime.LaunchHint}. " +
+                                        "To train on threads of this process, use Transport = InProcess.", nameof(Options.Transport));
+        if (o.Transport == Transport.Mpi && o.NumberOfWorkers != 1)
+            throw new ArgumentOutOfRangeException(nameof(Options.NumberOfWorkers), o.NumberOfWorkers,
+                "Under Transport = Mpi, NumberOfWorkers counts the workers of each rank and must be 1 in this version: start one rank per worker (mpirun -np M).");
         WorkerDevices.Parse(o.Devices, nameof(Options.Devices));
         if (o.Deterministic && o.Model.Dropout > 0 && o.NumberOfWorkers > 1)
             throw new ArgumentException("Deterministic = true needs Model.Dropout = 0 with several workers: dropout draws from libtorch's global generator, which worker threads share.", nameof(Options.Deterministic));
@@ -62,6 +72,11 @@ public sealed partial class StreamingDiLoCoTrainer
     private static void Positive(int value, string name)
     {
         if (value < 1) throw new ArgumentOutOfRangeException(name, value, $"{name} must be at least 1.");
+    }
+
+    private static void NonNegativeFinite(double value, string name, string meaning)
+    {
+        if (!(value >= 0) || double.IsInfinity(value)) throw new ArgumentOutOfRangeException(name, value, $"{name} must be a finite number ≥ 0 ({meaning}).");
     }
 
     private static void PositiveFinite(float value, string name)

@@ -60,6 +60,19 @@ public sealed class TrainingReport
 
     public double WallSeconds { get; init; }
 
+    /// <summary>How the workers exchanged: threads of one process, or MPI ranks.</summary>
+    public Transport Transport { get; init; }
+
+    /// <summary>The MPI rank of the process that wrote this report (0 in-process). Every rank returns the same θ̂ and
+    /// the same <see cref="Workers"/>; <see cref="Syncs"/> are this rank's first worker's.</summary>
+    public int Rank { get; init; }
+
+    /// <summary>The number of MPI ranks (1 in-process).</summary>
+    public int Ranks { get; init; } = 1;
+
+    /// <summary>True on the process that should write the model, report and logs (rank 0; always in-process).</summary>
+    public bool IsRoot => Rank == 0;
+
     /// <summary>Mean over workers of the seconds spent computing (forward, backward, optimizer).</summary>
     public double ComputeSeconds => Workers.Count == 0 ? 0 : Workers.Average(w => w.ComputeSeconds);
 

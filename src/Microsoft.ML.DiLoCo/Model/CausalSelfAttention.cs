@@ -43,4 +43,27 @@ internal sealed class CausalSelfAttention : nn.Module<Tensor, Tensor?, Tensor?, 
         var merged = attended.transpose(1, 2).reshape(batch, time, channels);
         return _output.forward(merged);
     }
+
+    /// <summary>
+    /// Inference with a key/value cache: x [B, t, C] holds the tokens at positions cache.Length … +t−1 (cos and sin
+    /// are the tables for those positions). Either the cache is empty (a prompt, causal within itself) or t = 1
+    /// (one new token that sees every cached position).
+    /// </summary>
+    public Tensor ForwardCached(Tensor x, Tensor? cos, Tensor? sin, KeyValueCache cache, int layer)
+    {
+        var (batch, time, channels) = (x.shape[0], x.shape[1], x.shape[2]);
+        if (cache.Length > 0 && time != 1)
+            throw new ArgumentException("After the prompt, a cached forward takes one token at a time.", nameof(x));
+        var qkv = _qkv.forward(x).view(batch, time, 3, _heads, channels / _heads).permute(2, 0, 3, 1, 4);
+        var (q, k, v) = (qkv[0], qkv[1], qkv[2]);
+        if (cos is not null && sin is not null)
+        {
+            q = RotaryEmbedding.Apply(q, cos, sin);
+            k = RotaryEmbedding.Apply(k, cos, sin);
+        }
+        var (keys, values) = cache.Append(layer, k, v);
+        var attended = nn.functional.scaled_dot_product_attention(q, keys, values, is_casual: time > 1);
+        var merged = attended.transpose(1, 2).reshape(batch, time, channels);
+        return _output.forward(merged);
+    }
 }

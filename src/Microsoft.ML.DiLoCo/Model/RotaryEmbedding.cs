@@ -26,7 +26,10 @@ internal sealed class RotaryEmbedding : IDisposable
     }
 
     /// <summary>Rows 0..time-1 of the tables, on the given device and type.</summary>
-    public (Tensor Cos, Tensor Sin) Tables(long time, Device device, ScalarType dtype)
+    public (Tensor Cos, Tensor Sin) Tables(long time, Device device, ScalarType dtype) => Tables(0, time, device, dtype);
+
+    /// <summary>Rows start..start+time-1 of the tables (the positions of tokens after a cached prefix).</summary>
+    public (Tensor Cos, Tensor Sin) Tables(long start, long time, Device device, ScalarType dtype)
     {
         if (_cos.device_type != device.type || _cos.device_index != device.index || _cos.dtype != dtype)
         {
@@ -35,7 +38,7 @@ internal sealed class RotaryEmbedding : IDisposable
             _sin.Dispose();
             (_cos, _sin) = (cos, sin);
         }
-        return (_cos.narrow(0, 0, time), _sin.narrow(0, 0, time));
+        return (_cos.narrow(0, start, time), _sin.narrow(0, start, time));
     }
 
     /// <summary>The cos and sin tables, each [contextLength, headSize], for positions 0..contextLength-1.</summary>

@@ -4,9 +4,10 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.DiLoCo.Model;
 
 /// <summary>
-/// Autoregressive sampling, the simple way: no key/value cache, the model re-reads the last
-/// ContextLength tokens at every step. Sampling itself runs on the CPU with System.Random,
-/// so a seed gives the same tokens on any device.
+/// Autoregressive sampling. With the key/value cache (the default) the prompt is read once and each new token
+/// costs one position; once prompt and output exceed ContextLength, every step re-encodes the last ContextLength
+/// tokens (absolute positions shift by one each step, so cached keys would be stale), exactly as without the cache.
+/// Sampling itself runs on the CPU with System.Random, so a seed gives the same tokens on any device.
 /// </summary>
 internal static class TextGeneration
 {
@@ -16,7 +17,8 @@ internal static class TextGeneration
     /// and restores the model's training mode before yielding.
     /// </summary>
     public static IEnumerable<int> Sample(
-        TransformerLanguageModel model, int[] promptIds, int maxNewTokens, float temperature, int topK, float topP, int seed, Device device)
+        TransformerLanguageModel model, int[] promptIds, int maxNewTokens, float temperature, int topK, float topP, int seed, Device device,
+        bool useCache = true)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(promptIds);
@@ -32,17 +34,21 @@ internal static class TextGeneration
         ArgumentOutOfRangeException.ThrowIfNegative(topK);
         if (!(topP > 0f && topP <= 1f))
             throw new ArgumentOutOfRangeException(nameof(topP), topP, "must be in (0, 1] (1 = off).");
-        return SampleTokens(model, promptIds, maxNewTokens, temperature, topK, topP, seed, device);
+        return SampleTokens(model, promptIds, maxNewTokens, temperature, topK, topP, seed, device, useCache);
     }
 
     private static IEnumerable<int> SampleTokens(
-        TransformerLanguageModel model, int[] promptIds, int maxNewTokens, float temperature, int topK, float topP, int seed, Device device)
+        TransformerLanguageModel model, int[] promptIds, int maxNewTokens, float temperature, int topK, float topP, int seed, Device device,
+        bool useCache)
     {
         var random = new Random(seed);
         var context = new List<long>(promptIds.Select(id => (long)id));
+        using var cache = useCache && maxNewTokens > 0 ? new KeyValueCache(model) : null;
         for (int step = 0; step < maxNewTokens; step++)
         {
-            float[] logits = NextTokenLogits(model, context, device);
+            float[] logits = cache is null || context.Count > model.Options.ContextLength
+                ? NextTokenLogits(model, context, device)
+                : NextTokenLogitsCached(model, context, cache, device);
             int next = Choose(logits, temperature, topK, topP, random);
             context.Add(next);
             yield return next;
@@ -61,6 +67,26 @@ internal static class TextGeneration
             var window = context.GetRange(context.Count - length, length).ToArray();
             var tokens = tensor(window, dtype: ScalarType.Int64, device: device).unsqueeze(0);
             var last = model.forward(tokens)[0, -1].to(ScalarType.Float32).cpu();
+            return last.data<float>().ToArray();
+        }
+        finally
+        {
+            model.train(wasTraining);
+        }
+    }
+
+    // The cache holds every token but the last (or nothing, before the prompt is read): feed what it lacks.
+    private static float[] NextTokenLogitsCached(TransformerLanguageModel model, List<long> context, KeyValueCache cache, Device device)
+    {
+        bool wasTraining = model.training;
+        model.eval();
+        try
+        {
+            using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
+            var fresh = cache.Length == 0 ? context.ToArray() : [context[^1]];
+            var tokens = tensor(fresh, dtype: ScalarType.Int64, device: device).unsqueeze(0);
+            var last = model.ForwardCached(tokens, cache)[0].to(ScalarType.Float32).cpu();
             return last.data<float>().ToArray();
         }
         finally

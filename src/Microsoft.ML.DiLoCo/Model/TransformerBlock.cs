@@ -37,6 +37,13 @@ internal sealed class TransformerBlock : nn.Module<Tensor, Tensor?, Tensor?, Ten
         return x + ResidualDropout(_mlp.forward(_mlpNorm.forward(x)));
     }
 
+    /// <summary>Inference with a key/value cache (see <see cref="CausalSelfAttention.ForwardCached"/>).</summary>
+    public Tensor ForwardCached(Tensor x, Tensor? cos, Tensor? sin, KeyValueCache cache, int layer)
+    {
+        x = x + _attention.ForwardCached(_attentionNorm.forward(x), cos, sin, cache, layer);
+        return x + _mlp.forward(_mlpNorm.forward(x));
+    }
+
     private Tensor ResidualDropout(Tensor x) =>
         _dropout > 0 && training ? nn.functional.dropout(x, _dropout, training: true) : x;
 }

@@ -122,6 +122,35 @@ internal sealed class TransformerLanguageModel : nn.Module<Tensor, Tensor>
         return logits.MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Logits [B, V] of the last of <paramref name="tokens"/> [B, t], which continue the <c>cache.Length</c> tokens
+    /// already in <paramref name="cache"/> (positions cache.Length … +t−1); their keys and values are added to the
+    /// cache. For inference (no dropout, call under no_grad): an empty cache takes a whole prompt, then one token a call.
+    /// </summary>
+    public Tensor ForwardCached(Tensor tokens, KeyValueCache cache)
+    {
+        if (tokens.dim() != 2 || tokens.dtype != ScalarType.Int64)
+            throw new ArgumentException($"Tokens must be a 2-D int64 tensor [batch, time]; got {tokens.dtype} [{string.Join(", ", tokens.shape)}].", nameof(tokens));
+        long time = tokens.shape[1];
+        int start = cache.Length;
+        if (time < 1 || start + time > Options.ContextLength)
+            throw new ArgumentOutOfRangeException(nameof(tokens), time, $"{start} cached plus {time} new tokens exceed the context length {Options.ContextLength}.");
+
+        using var scope = NewDisposeScope();
+        var x = _tokenEmbedding.forward(tokens);
+        Tensor? cos = null, sin = null;
+        if (_positionEmbedding is not null)
+            x = x + _positionEmbedding.weight!.narrow(0, start, time);
+        else
+            (cos, sin) = _rotary!.Tables(start, time, x.device, x.dtype);
+        for (int layer = 0; layer < _blocks.Count; layer++)
+            x = _blocks[layer].ForwardCached(x, cos, sin, cache, layer);
+        cache.Advance((int)time);
+        x = _finalNorm.forward(x.narrow(1, time - 1, 1).squeeze(1));
+        var logits = _head is null ? nn.functional.linear(x, _tokenEmbedding.weight!) : _head.forward(x);
+        return logits.MoveToOuterDisposeScope();
+    }
+
     /// <summary>Mean cross-entropy over every position of inputs [B, T] against targets [B, T] (the next tokens).</summary>
     public Tensor Loss(Tensor inputs, Tensor targets)
     {

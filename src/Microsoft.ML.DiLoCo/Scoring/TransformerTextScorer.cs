@@ -7,6 +7,7 @@ namespace Microsoft.ML.DiLoCo.Scoring;
 
 /// <summary>
 /// Scores texts with a transformer: each text is read as a document (preceded by end-of-text, as in training),
+/// empty and whitespace-only texts score TokenCount 0 and NaN loss,
 /// and every one of its tokens is predicted exactly once. Texts longer than the context are covered by a
 /// sliding window that advances by <c>stride</c> tokens; a window scores only targets no earlier window scored,
 /// so each target sees at least ContextLength − stride tokens of context. Windows of several texts share one
@@ -48,7 +49,8 @@ internal sealed class TransformerTextScorer : ITextBatchScorer
         int context = _model.Options.ContextLength;
         for (int i = 0; i < texts.Length; i++)
         {
-            var ids = _tokenizer.Encode(texts[i].ToString());
+            // Whitespace-only text counts as empty (TokenCount 0, NaN loss), like empty text: it holds no words to score.
+            var ids = texts[i].Span.IsWhiteSpace() ? [] : _tokenizer.Encode(texts[i].ToString());
             var sequence = new int[ids.Length + 1];
             sequence[0] = _tokenizer.EndOfTextId;
             ids.CopyTo(sequence, 1);

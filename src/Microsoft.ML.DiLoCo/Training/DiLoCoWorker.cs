@@ -13,12 +13,20 @@ namespace Microsoft.ML.DiLoCo.Training;
 /// The same class runs the baselines: DiLoCo (one fragment, no overlap) and data-parallel (gradients averaged
 /// through the same collective every step, no outer loop).
 /// </summary>
+/// <remarks>
+/// Two ways in. The trainer hands over an <see cref="IReplica"/> and calls <see cref="Step"/> =
+/// <see cref="InnerStep"/> + <see cref="AfterInnerStep"/>. A caller with its own model and training loop
+/// (<see cref="StreamingDiLoCo"/>) hands over only the parameter list, takes the inner step itself, and calls
+/// <see cref="AverageGradients"/> between backward and the optimizer step (data-parallel) and
+/// <see cref="AfterInnerStep"/> after it: the launch/apply logic is the same code either way.
+/// </remarks>
 internal sealed class DiLoCoWorker : IDisposable
 {
-    private readonly IReplica _replica;
+    private readonly IReplica? _replica;               // null when the caller drives the inner step
+    private readonly IReadOnlyList<Parameter> _live;   // θ_m
     private readonly ICollective _collective;
     private readonly WorkerSettings _settings;
-    private readonly optim.Optimizer _inner;
+    private readonly optim.Optimizer? _inner;           // null when the caller drives the inner step
     private readonly Parameter[] _global;              // θ̂, FP32, bit-identical on every worker
     private readonly optim.Optimizer[] _outer;         // one per fragment: holds v[p]
     private readonly FragmentBuffers[] _buffers;
@@ -26,13 +34,26 @@ internal sealed class DiLoCoWorker : IDisposable
     private long _launches;                            // k: shared by construction, every worker counts the same
     private InFlightSync? _inflight;
 
+    /// <summary>The trainer's worker: it owns <paramref name="replica"/> and builds the inner optimizer from the settings.</summary>
     public DiLoCoWorker(int rank, IReplica replica, ICollective collective, WorkerSettings settings, IReadOnlyList<Tensor>? initialParameters = null)
+        : this(rank, replica.Parameters, collective, settings, initialParameters)
+    {
+        _replica = replica;
+        if (settings.Inner is null) throw new ArgumentException("A worker that takes the inner step needs settings.Inner.", nameof(settings));
+        _inner = settings.Inner.CreateOptimizer(_live);
+    }
+
+    /// <summary>
+    /// A worker whose inner step is taken by the caller: <paramref name="parameters"/> stay the caller's
+    /// (not disposed here); <c>settings.Inner</c> is ignored.
+    /// </summary>
+    public DiLoCoWorker(int rank, IReadOnlyList<Parameter> parameters, ICollective collective, WorkerSettings settings, IReadOnlyList<Tensor>? initialParameters = null)
     {
         Rank = rank;
-        _replica = replica;
+        _live = parameters;
         _collective = collective;
         _settings = settings;
-        var live = replica.Parameters;
+        var live = parameters;
         if (settings.Plan.ParameterCount != live.Count)
             throw new ArgumentException($"The fragment plan covers {settings.Plan.ParameterCount} parameters but the replica has {live.Count}.");
 
@@ -45,7 +66,6 @@ internal sealed class DiLoCoWorker : IDisposable
             _global = live.Select(p => new Parameter(p.detach().to(ScalarType.Float32).clone(), requires_grad: true)).ToArray();
         }
 
-        _inner = settings.Inner.CreateOptimizer(live);
         if (settings.Algorithm == TrainingAlgorithm.DataParallel)
         {
             _outer = Array.Empty<optim.Optimizer>();
@@ -63,21 +83,32 @@ internal sealed class DiLoCoWorker : IDisposable
 
     /// <summary>The parameters of the fitted model: θ̂ (data-parallel: the replica, identical everywhere).</summary>
     public IReadOnlyList<Tensor> OuterParameters =>
-        _settings.Algorithm == TrainingAlgorithm.DataParallel ? _replica.Parameters : _global;
+        _settings.Algorithm == TrainingAlgorithm.DataParallel ? _live : _global;
 
     /// <summary>The live replica parameters θ_m.</summary>
-    public IReadOnlyList<Parameter> ReplicaParameters => _replica.Parameters;
+    public IReadOnlyList<Parameter> ReplicaParameters => _live;
 
     public WorkerStatistics Statistics { get; } = new();
 
-    /// <summary>One iteration t (1-based) of the per-worker loop.</summary>
+    /// <summary>True while a fragment exchange is in flight (launched, not yet applied).</summary>
+    public bool HasSyncInFlight => _inflight is not null;
+
+    /// <summary>One iteration t (1-based) of the per-worker loop: <see cref="InnerStep"/>, then <see cref="AfterInnerStep"/>.</summary>
     public void Step(long t)
     {
         var started = Stopwatch.GetTimestamp();
         double waited = InnerStep(t);                                   // one AdamW step on this worker's batch
         Statistics.ComputeSeconds += Stopwatch.GetElapsedTime(started).TotalSeconds - waited;
-        if (_settings.Algorithm == TrainingAlgorithm.DataParallel) return;
+        AfterInnerStep(t);
+    }
 
+    /// <summary>
+    /// The outer loop after inner step <paramref name="t"/> (1-based), whoever took that step: launch when
+    /// (t + τ) mod Δt = 0, apply when t = launch + τ. Nothing in data-parallel mode (see <see cref="AverageGradients"/>).
+    /// </summary>
+    public void AfterInnerStep(long t)
+    {
+        if (_settings.Algorithm == TrainingAlgorithm.DataParallel) return;
         if (_settings.Schedule.IsLaunchStep(t)) Launch(t);              // (t + τ) mod Δt == 0
         if (_inflight is not null && t == _inflight.ApplyStep) Apply(); // t == launch + τ
     }
@@ -88,10 +119,13 @@ internal sealed class DiLoCoWorker : IDisposable
         if (_inflight is not null) Apply();
     }
 
-    private double InnerStep(long t)
+    /// <summary>One inner step on the replica's next batch; returns the seconds spent waiting on the collective.</summary>
+    public double InnerStep(long t)
     {
+        if (_replica is null || _inner is null)
+            throw new InvalidOperationException("This worker's inner step is taken by its caller; call AfterInnerStep after it.");
         using var scope = NewDisposeScope();
-        if (_settings.Inner.Schedule is { } schedule)
+        if (_settings.Inner!.Schedule is { } schedule)
         {
             double lr = schedule.At(t);
             foreach (var group in _inner.ParamGroups) group.LearningRate = lr;
@@ -107,7 +141,7 @@ internal sealed class DiLoCoWorker : IDisposable
         double waited = 0;
         if (_gradientBuffers is not null) waited = AverageGradients(t);
         if (_settings.Inner.GradientClipNorm > 0)
-            nn.utils.clip_grad_norm_(_replica.Parameters, _settings.Inner.GradientClipNorm);
+            nn.utils.clip_grad_norm_(_live, _settings.Inner.GradientClipNorm);
         _inner.step();
         return waited;
     }
@@ -118,7 +152,7 @@ internal sealed class DiLoCoWorker : IDisposable
         _launches++;
         int p = _settings.Schedule.FragmentOfLaunch(_launches);
         var buffers = _buffers[p];
-        buffers.ReadDifference(_global, _replica.Parameters);           // GLOBAL minus LOCAL
+        buffers.ReadDifference(_global, _live);           // GLOBAL minus LOCAL
         ThrowIfNotFinite(buffers.Values, t, $"pseudo-gradient (fragment {p})");
         buffers.Encode();
         long sentBefore = _collective is MeteredCollective m ? m.BytesSent : 0;
@@ -154,7 +188,7 @@ internal sealed class DiLoCoWorker : IDisposable
                 float alpha = _settings.MixingAlpha;
                 foreach (int i in fragment)
                 {
-                    var local = _replica.Parameters[i];
+                    var local = _live[i];
                     if (alpha == 0f) local.copy_(_global[i]);           // α = 0: overwrite with the global value
                     else local.mul_(alpha).add_(_global[i], 1f - alpha); // θ_m ← α·θ_m + (1 − α)·θ̂
                 }
@@ -166,11 +200,15 @@ internal sealed class DiLoCoWorker : IDisposable
         Statistics.Syncs.Add(new SyncRecord(sync.LaunchStep, sync.ApplyStep, sync.Fragment, sent, got, sync.ExchangeSeconds(), waited));
     }
 
-    /// <summary>Data-parallel: all-gather FP32 gradients, average them in rank order, write them back.</summary>
-    private double AverageGradients(long t)
+    /// <summary>
+    /// Data-parallel, between backward and the inner optimizer step of step <paramref name="t"/>: all-gather the FP32
+    /// gradients, average them in rank order, write them back. Returns the seconds spent waiting.
+    /// </summary>
+    public double AverageGradients(long t)
     {
-        var buffers = _gradientBuffers!;
-        var parameters = _replica.Parameters;
+        var buffers = _gradientBuffers
+            ?? throw new InvalidOperationException($"Gradients are averaged only in {nameof(TrainingAlgorithm.DataParallel)} mode.");
+        var parameters = _live;
         buffers.ReadGradients(parameters);
         ThrowIfNotFinite(buffers.Values, t, "gradient");
         buffers.Encode();
@@ -191,12 +229,12 @@ internal sealed class DiLoCoWorker : IDisposable
 
     public void Dispose()
     {
-        _inner.Dispose();
+        _inner?.Dispose();
         foreach (var o in _outer) o.Dispose();
         foreach (var b in _buffers) b.Dispose();
         _gradientBuffers?.Dispose();
         foreach (var g in _global) g.Dispose();
-        _replica.Dispose(); // the worker owns its replica
+        _replica?.Dispose(); // the trainer's worker owns its replica; a caller-driven worker owns nothing of the caller's
     }
 
     private sealed record InFlightSync(int Fragment, long LaunchStep, long ApplyStep, Task<ReadOnlyMemory<byte>[]> Exchange,

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 using Microsoft.ML.DiLoCo.Communication;
 using Microsoft.ML.DiLoCo.Data;
 using Microsoft.ML.DiLoCo.Model;
@@ -8,9 +9,12 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.DiLoCo.Training;
 
 /// <summary>
-/// One training run of a transformer language model with in-process workers: builds θ0, the fragment plan and
-/// M workers on their shards, runs them on threads, evaluates θ̂ on the validation windows, and returns θ̂ as a
-/// model with the report. Knows nothing about ML.NET (the trainer is the edge).
+/// One training run of a transformer language model: builds θ0, the fragment plan and this process's workers on
+/// their shards, runs them on threads, evaluates θ̂ on the validation windows, and returns θ̂ as a model with the
+/// report. In-process, the process runs all M workers; under MPI, each rank runs its own workers (numbered globally,
+/// so the data shards, sampling seeds and θ̂ are those of the in-process run with M workers), checks first that every
+/// rank has the same settings and data, and gathers every worker's numbers into the report at the end.
+/// Knows nothing about ML.NET (the trainer is the edge).
 /// </summary>
 internal static class LanguageModelTrainingRun
 {
@@ -20,12 +24,21 @@ internal static class LanguageModelTrainingRun
     {
         var (fragments, overlap, alpha) = StreamingDiLoCoTrainer.Validate(o);
         var devices = WorkerDevices.Parse(o.Devices);
-        int m = o.NumberOfWorkers;
+        using var collectives = WorkerCollectives.Create(o);
+        int local = collectives.Workers.Length, m = collectives.TotalWorkers, first = collectives.FirstWorker;
+        bool root = collectives.ProcessRank == 0;
+        if (!root) { log = null; progress = null; } // one voice per job: rank 0 speaks
 
         // θ0: one initialisation, copied into every worker; this module ends up holding the fitted θ̂.
         torch.manual_seed(seed);
         var result = new TransformerLanguageModel(o.Model, vocabularySize);
         var names = result.named_parameters().Select(p => p.name).ToArray();
+        if (collectives.Mpi is { } mpi)
+        {
+            try { RankConsistency.Check(mpi, RankConsistency.Describe(o, vocabularySize, result.ParameterCount, train, validation, seed)); }
+            catch { result.Dispose(); throw; } // every rank sees the same descriptions, so every rank throws here: no abort needed
+        }
+
         var plan = FragmentPlan.ForBlocks(names, TransformerLanguageModel.BlockIndexOf, o.Model.NumberOfLayers, fragments,
             o.FragmentPattern, o.NonBlockParameters);
         var schedule = o.Algorithm == TrainingAlgorithm.DataParallel ? new SyncSchedule(1, 1, 0) : new SyncSchedule(o.InnerSteps, fragments, overlap);
@@ -33,26 +46,27 @@ internal static class LanguageModelTrainingRun
         var settings = new WorkerSettings(o.Algorithm, schedule, plan, alpha, WireCodecs.Create(o.WireFormat, o.Float4BlockSize), o.ErrorFeedback,
             InnerOptimization.AdamW(names, lr, o.Beta1, o.Beta2, o.WeightDecay, o.GradientClipNorm),
             OuterOptimization.Nesterov(o.OuterLearningRate, o.OuterMomentum));
-        log?.Invoke($"{o.Algorithm}: {result.ParameterCount:N0} parameters, {m} workers on {string.Join(", ", devices.Select(d => d.ToString()))}, " +
+        log?.Invoke($"{o.Algorithm}: {result.ParameterCount:N0} parameters, {m} workers" +
+                    (collectives.ProcessCount > 1 ? $" on {collectives.ProcessCount} MPI ranks" : $" on {string.Join(", ", devices.Select(d => d.ToString()))}") + ", " +
                     $"{plan.Count} fragments ({string.Join("; ", plan.Names)}), {train.Count:N0} training windows of {o.Model.ContextLength} tokens");
 
         var shards = WorkerShards.Deal(train.Count, m, seed);
-        var group = InProcessCollective.CreateGroup(m);
-        var metered = group.Select(c => new MeteredCollective(c)).ToArray();
+        var metered = collectives.Workers;
         var initial = result.parameters().ToArray();
-        var workers = new DiLoCoWorker[m];
+        var workers = new DiLoCoWorker[local];
         try
         {
-            for (int r = 0; r < m; r++)
+            for (int l = 0; l < local; l++)
             {
-                var device = WorkerDevices.Of(devices, r);
+                int r = first + l; // the global worker index decides device, shard and sampling seed
+                var device = WorkerDevices.Of(devices, l);
                 var replicaModel = new TransformerLanguageModel(o.Model, vocabularySize);
                 replicaModel.to(device);
                 var sampler = new BatchSampler(train, shards[r], o.BatchSize, unchecked(seed * 7919 + r + 1));
-                workers[r] = new DiLoCoWorker(r, new TransformerReplica(replicaModel, sampler, device), metered[r], settings, initial);
+                workers[l] = new DiLoCoWorker(r, new TransformerReplica(replicaModel, sampler, device), metered[l], settings, initial);
             }
 
-            var evaluator = validation is null ? null : new ValidationEvaluator(validation, o.MaximumValidationTokens, o.BatchSize);
+            var evaluator = validation is null || !root ? null : new ValidationEvaluator(validation, o.MaximumValidationTokens, o.BatchSize);
             var points = new List<ValidationPoint>();
             double evaluationSeconds = 0;
             void Evaluate(long step)
@@ -66,11 +80,12 @@ internal static class LanguageModelTrainingRun
                 log?.Invoke($"step {step}: validation loss of θ̂ {loss:F4} (perplexity {Math.Exp(loss):F2})");
             }
 
+            int cores = Math.Max(1, Environment.ProcessorCount / (local * (collectives.Mpi is null ? 1 : MpiRuntime.LocalRanks)));
             var clock = Stopwatch.StartNew();
             Evaluate(0);
-            WorkerThreads.Run(workers, o.TrainingSteps, e => ((InProcessCollective)group[0]).Abort(e), (rank, t) =>
+            WorkerThreads.Run(workers, o.TrainingSteps, collectives.Abort, (localIndex, t) =>
             {
-                if (rank != 0) return;
+                if (localIndex != 0) return;
                 if (t % o.EvaluationInterval == 0 && t < o.TrainingSteps) Evaluate(t);
                 if (progress is not null) // every step: a small record; the listener decides what to show
                 {
@@ -78,11 +93,18 @@ internal static class LanguageModelTrainingRun
                     double seconds = clock.Elapsed.TotalSeconds - evaluationSeconds;
                     progress(new TrainingProgress(t, o.TrainingSteps, stats.Losses[^1], stats.Tokens * m / Math.Max(seconds, 1e-9), metered[0].BytesSent, clock.Elapsed));
                 }
-            }, o.CancellationToken, threadsPerWorker: o.Deterministic ? 1 : Math.Max(1, Environment.ProcessorCount / m));
+            }, o.CancellationToken, threadsPerWorker: o.Deterministic ? 1 : cores);
             double trainingWall = clock.Elapsed.TotalSeconds;
 
             CopyInto(workers[0].OuterParameters, result); // the fitted model is θ̂ (the paper's Table 3: best)
             Evaluate(o.TrainingSteps);
+
+            var mine = workers.Select((w, l) => new WorkerNumbers(
+                new WorkerCost(first + l, metered[l].BytesSent, metered[l].BytesReceived, metered[l].LargestMessageBytes,
+                    w.Statistics.ComputeSeconds, w.Statistics.CommunicationWaitSeconds, w.Statistics.Tokens,
+                    w.Statistics.WallSeconds - w.Statistics.ObserverSeconds, w.Statistics.ComputeUtilisation),
+                w.Statistics.Losses.ToArray())).ToArray();
+            var everyone = collectives.Mpi is null ? mine : GatherWorkerNumbers(collectives.Mpi, mine, ref points, ref evaluationSeconds);
 
             var report = new TrainingReport
             {
@@ -97,28 +119,46 @@ internal static class LanguageModelTrainingRun
                 ParameterCount = result.ParameterCount,
                 FragmentNames = plan.Names.ToArray(),
                 FragmentSizes = plan.Fragments.Select(f => f.Sum(i => initial[i].numel())).ToArray(),
-                MeanInnerLoss = Enumerable.Range(0, o.TrainingSteps).Select(t => workers.Average(w => w.Statistics.Losses[t])).Select(x => (float)x).ToArray(),
-                InnerLossPerWorker = workers.Select(w => (IReadOnlyList<float>)w.Statistics.Losses.ToArray()).ToArray(),
+                MeanInnerLoss = Enumerable.Range(0, o.TrainingSteps).Select(t => everyone.Average(w => w.Losses[t])).Select(x => (float)x).ToArray(),
+                InnerLossPerWorker = everyone.Select(w => (IReadOnlyList<float>)w.Losses).ToArray(),
                 Validation = points,
                 Syncs = workers[0].Statistics.Syncs.ToArray(),
-                Workers = workers.Select((w, r) => new WorkerCost(r, metered[r].BytesSent, metered[r].BytesReceived, metered[r].LargestMessageBytes,
-                    w.Statistics.ComputeSeconds, w.Statistics.CommunicationWaitSeconds, w.Statistics.Tokens,
-                    w.Statistics.WallSeconds - w.Statistics.ObserverSeconds, w.Statistics.ComputeUtilisation)).ToArray(),
+                Workers = everyone.Select(w => w.Cost).ToArray(),
                 WallSeconds = trainingWall,
                 EvaluationSeconds = evaluationSeconds,
+                Transport = o.Transport,
+                Rank = collectives.ProcessRank,
+                Ranks = collectives.ProcessCount,
             };
             return (result, report);
         }
-        catch
+        catch (Exception e)
         {
+            if (collectives.Mpi is not null) collectives.Abort(e);
             result.Dispose();
             throw;
         }
         finally
         {
             foreach (var w in workers) w?.Dispose();
-            foreach (var c in group) c.Dispose();
         }
+    }
+
+    /// <summary>What one worker contributes to the report.</summary>
+    private sealed record WorkerNumbers(WorkerCost Cost, float[] Losses);
+
+    /// <summary>What one rank sends at the end: its workers' numbers, and (rank 0) the validation curve of θ̂.</summary>
+    private sealed record RankNumbers(WorkerNumbers[] Workers, List<ValidationPoint> Validation, double EvaluationSeconds);
+
+    /// <summary>Every rank gets every worker's numbers in global order, and rank 0's validation points (θ̂ is the same everywhere).</summary>
+    private static WorkerNumbers[] GatherWorkerNumbers(ICollective mpi, WorkerNumbers[] mine, ref List<ValidationPoint> points, ref double evaluationSeconds)
+    {
+        var payload = JsonSerializer.SerializeToUtf8Bytes(new RankNumbers(mine, points, evaluationSeconds));
+        var gathered = mpi.AllGatherAsync(payload).GetAwaiter().GetResult()
+            .Select(b => JsonSerializer.Deserialize<RankNumbers>(b.Span)!).ToArray();
+        points = gathered[0].Validation;
+        evaluationSeconds = gathered[0].EvaluationSeconds;
+        return gathered.SelectMany(g => g.Workers).ToArray();
     }
 
     private static void CopyInto(IReadOnlyList<Tensor> source, TransformerLanguageModel target)

@@ -2,7 +2,8 @@ using Microsoft.ML.DiLoCo.Communication;
 
 namespace Microsoft.ML.DiLoCo.Training;
 
-/// <summary>Everything a worker needs to run the loop of ALGORITHM.md, identical on every worker.</summary>
+/// <summary>Everything a worker needs to run the loop of ALGORITHM.md, identical on every worker.
+/// <see cref="Inner"/> is null when the caller takes the inner step with its own optimizer.</summary>
 internal sealed record WorkerSettings(
     TrainingAlgorithm Algorithm,
     SyncSchedule Schedule,
@@ -10,5 +11,5 @@ internal sealed record WorkerSettings(
     float MixingAlpha,
     IWireCodec Codec,
     bool ErrorFeedback,
-    InnerOptimization Inner,
+    InnerOptimization? Inner,
     OuterOptimization Outer);

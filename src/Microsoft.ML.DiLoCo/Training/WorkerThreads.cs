@@ -19,9 +19,43 @@ internal static class WorkerThreads
     public static void Run(IReadOnlyList<DiLoCoWorker> workers, long totalSteps, Action<Exception> abortGroup,
         Action<int, long>? afterStep = null, CancellationToken cancellation = default, int threadsPerWorker = 1)
     {
-        var errors = new Exception?[workers.Count];
-        var threads = new Thread[workers.Count];
-        for (int r = 0; r < workers.Count; r++)
+        Run(workers.Count, rank =>
+        {
+            var worker = workers[rank];
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            try
+            {
+                for (long t = 1; t <= totalSteps; t++)
+                {
+                    cancellation.ThrowIfCancellationRequested();
+                    worker.Step(t);
+                    if (afterStep is null) continue;
+                    var observed = System.Diagnostics.Stopwatch.GetTimestamp();
+                    afterStep(rank, t);
+                    worker.Statistics.ObserverSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(observed).TotalSeconds;
+                }
+                worker.Finish();
+            }
+            finally
+            {
+                worker.Statistics.WallSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
+            }
+        }, abortGroup, threadsPerWorker);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/>(rank) for every rank on its own thread and waits for all of them; the first
+    /// failure aborts the group and is rethrown once every thread has stopped.
+    /// </summary>
+    /// <param name="count">Number of workers.</param>
+    /// <param name="body">One worker's whole training, given its rank.</param>
+    /// <param name="abortGroup">Fails every pending and future exchange of the group.</param>
+    /// <param name="threadsPerWorker">libtorch intra-op threads of each worker thread.</param>
+    public static void Run(int count, Action<int> body, Action<Exception> abortGroup, int threadsPerWorker = 1)
+    {
+        var errors = new Exception?[count];
+        var threads = new Thread[count];
+        for (int r = 0; r < count; r++)
         {
             int rank = r;
             threads[r] = new Thread(() =>
@@ -29,25 +63,7 @@ internal static class WorkerThreads
                 try
                 {
                     torch.set_num_threads(threadsPerWorker);
-                    var worker = workers[rank];
-                    var started = System.Diagnostics.Stopwatch.GetTimestamp();
-                    try
-                    {
-                        for (long t = 1; t <= totalSteps; t++)
-                        {
-                            cancellation.ThrowIfCancellationRequested();
-                            worker.Step(t);
-                            if (afterStep is null) continue;
-                            var observed = System.Diagnostics.Stopwatch.GetTimestamp();
-                            afterStep(rank, t);
-                            worker.Statistics.ObserverSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(observed).TotalSeconds;
-                        }
-                        worker.Finish();
-                    }
-                    finally
-                    {
-                        worker.Statistics.WallSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
-                    }
+                    body(rank);
                 }
                 catch (Exception e)
                 {

@@ -123,7 +123,9 @@ public sealed class PersistenceSaveLoadTests
 
     /// <summary>Runs test/ModelLoadCheck (a separate program that knows only MLContext, Model.Load and
     /// CreatePredictionEngine) and returns its output lines.</summary>
-    internal static List<string> RunFreshProcess(string modelPath, IEnumerable<string> texts)
+    internal static List<string> RunFreshProcess(string modelPath, IEnumerable<string> texts) => RunFreshProcess(modelPath, texts, out _);
+
+    internal static List<string> RunFreshProcess(string modelPath, IEnumerable<string> texts, out long peakWorkingSetBytes)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "ModelLoadCheck.dll");
         Assert.IsTrue(File.Exists(dll), $"{dll} is missing: the test project references test/ModelLoadCheck.");
@@ -139,7 +141,12 @@ public sealed class PersistenceSaveLoadTests
         using var process = Process.Start(start)!;
         var stderr = process.StandardError.ReadToEndAsync();
         var lines = new List<string>();
-        while (process.StandardOutput.ReadLine() is { } line) lines.Add(line);
+        peakWorkingSetBytes = 0;
+        while (process.StandardOutput.ReadLine() is { } line)
+        {
+            lines.Add(line);
+            try { peakWorkingSetBytes = Math.Max(peakWorkingSetBytes, process.PeakWorkingSet64); } catch (InvalidOperationException) { }
+        }
         Assert.IsTrue(process.WaitForExit(120_000), "the fresh process did not finish in 2 minutes");
         Assert.AreEqual(0, process.ExitCode, $"fresh process failed:\n{stderr.Result}");
         return lines;

@@ -1,0 +1,62 @@
+// Benchmarks (issue 5): programs that print tables and write docs/benchmarks.md, not timed unit tests.
+//   dotnet run -c Release --project src/Benchmarks/DiLoCo.Benchmarks -- quality [--quick|--full] [--out docs/benchmarks]
+using System.Diagnostics;
+using System.Text.Json;
+using DiLoCo.Benchmarks;
+
+string mode = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "quality";
+string output = ArgumentAfter("--out") ?? "docs/benchmarks";
+Directory.CreateDirectory(output);
+var settings = args.Contains("--full") ? BenchmarkSettings.Full(output) : BenchmarkSettings.Quick(output);
+if (ArgumentAfter("--steps") is { } steps) settings = settings with { Steps = int.Parse(steps) };
+string machine = $"{Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}";
+string commit = Git("rev-parse --short HEAD");
+
+switch (mode)
+{
+    case "quality":
+    {
+        var results = new QualityBenchmark(settings).Run();
+        File.WriteAllText(Path.Combine(output, "quality.json"), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
+        File.WriteAllText(Path.Combine(output, "quality.csv"), BenchmarkDocument.QualityCsv(results));
+        string section = BenchmarkDocument.Quality(results, settings, machine, commit);
+        File.WriteAllText(Path.Combine(output, "quality.md"), section);
+        Console.WriteLine(section);
+        break;
+    }
+    case "speed":
+    {
+        int speedSteps = int.Parse(ArgumentAfter("--steps") ?? "60");
+        var results = SpeedBenchmark.Run(speedSteps, Path.Combine(AppContext.BaseDirectory, "pytorch", "reference_train.py"));
+        File.WriteAllText(Path.Combine(output, "speed.json"), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
+        string section = SpeedBenchmark.Document(results, speedSteps, machine, commit);
+        File.WriteAllText(Path.Combine(output, "speed.md"), section);
+        Console.WriteLine(section);
+        break;
+    }
+    default:
+        Console.Error.WriteLine($"Unknown benchmark '{mode}'. Use: quality|speed [--quick|--full] [--steps N] [--out DIR].");
+        return 2;
+}
+return 0;
+
+string? ArgumentAfter(string flag)
+{
+    int i = Array.IndexOf(args, flag);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+}
+
+static string Git(string arguments)
+{
+    try
+    {
+        using var git = Process.Start(new ProcessStartInfo("git", arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        string text = git.StandardOutput.ReadToEnd().Trim();
+        git.WaitForExit();
+        return git.ExitCode == 0 ? text : "unknown";
+    }
+    catch (System.ComponentModel.Win32Exception)
+    {
+        return "unknown";
+    }
+}

@@ -1,0 +1,76 @@
+using System.Diagnostics;
+
+namespace Microsoft.ML.DiLoCo.Communication;
+
+/// <summary>
+/// Wraps any <see cref="ICollective"/> and delays each all-gather's completion as if this member's traffic
+/// crossed a <see cref="LinkModel"/>, so that slow-link experiments run on one machine. The exchange completes at
+/// the later of the wrapped collective's completion and the link model's arrival time. Thread-safe.
+/// Disposing it disposes the wrapped collective.
+/// </summary>
+public sealed class LinkModelCollective : ICollective
+{
+    private readonly ICollective _inner;
+    private readonly object _gate = new();
+    private readonly long _origin = Stopwatch.GetTimestamp();
+    private double _outboundFreeAt;   // seconds since _origin when the outbound direction is idle again
+    private double _inboundFreeAt;
+
+    /// <summary>Wraps <paramref name="inner"/> behind <paramref name="link"/>.</summary>
+    public LinkModelCollective(ICollective inner, LinkModel link)
+    {
+        ArgumentNullException.ThrowIfNull(inner);
+        ArgumentNullException.ThrowIfNull(link);
+        if (!(link.BytesPerSecond > 0)) throw new ArgumentOutOfRangeException(nameof(link), link.BytesPerSecond, "The link's bandwidth must be > 0 bytes/s.");
+        if (!(link.LatencySeconds >= 0) || double.IsInfinity(link.LatencySeconds))
+            throw new ArgumentOutOfRangeException(nameof(link), link.LatencySeconds, "The link's latency must be a finite number of seconds ≥ 0.");
+        _inner = inner;
+        Link = link;
+    }
+
+    /// <summary>The simulated link.</summary>
+    public LinkModel Link { get; }
+
+    /// <inheritdoc/>
+    public int Rank => _inner.Rank;
+
+    /// <inheritdoc/>
+    public int Size => _inner.Size;
+
+    /// <inheritdoc/>
+    public async Task<ReadOnlyMemory<byte>[]> AllGatherAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    {
+        double issued = Now();
+        var gathered = _inner.AllGatherAsync(payload, cancellationToken);
+        if (Size == 1) return await gathered.ConfigureAwait(false);
+
+        double outboundArrives;
+        lock (_gate)
+        {
+            double start = Math.Max(issued, _outboundFreeAt);
+            _outboundFreeAt = start + Link.SerializationSeconds((long)payload.Length * (Size - 1));
+            outboundArrives = _outboundFreeAt + Link.LatencySeconds;
+        }
+
+        var payloads = await gathered.ConfigureAwait(false);
+        long inbound = 0;
+        for (int r = 0; r < payloads.Length; r++) if (r != Rank) inbound += payloads[r].Length;
+        double inboundArrives;
+        lock (_gate)
+        {
+            // The others' payloads could start arriving when they were issued, which we approximate by our own issue time.
+            double start = Math.Max(issued, _inboundFreeAt);
+            _inboundFreeAt = start + Link.SerializationSeconds(inbound);
+            inboundArrives = _inboundFreeAt + Link.LatencySeconds;
+        }
+
+        double remaining = Math.Max(outboundArrives, inboundArrives) - Now();
+        if (remaining > 0) await Task.Delay(TimeSpan.FromSeconds(remaining), cancellationToken).ConfigureAwait(false);
+        return payloads;
+    }
+
+    /// <summary>Disposes the wrapped collective.</summary>
+    public void Dispose() => _inner.Dispose();
+
+    private double Now() => Stopwatch.GetElapsedTime(_origin).TotalSeconds;
+}

@@ -1,0 +1,82 @@
+namespace Microsoft.ML.DiLoCo;
+
+/// <summary>
+/// Settings of <see cref="StreamingDiLoCo"/>, the layer for your own TorchSharp model and training loop. Symbols in
+/// brackets are the paper's (arXiv 2501.18512). Every worker must use the same settings: they are compared across
+/// workers when <see cref="StreamingDiLoCo"/> is constructed.
+/// </summary>
+public sealed class StreamingDiLoCoOptions
+{
+    /// <summary>Streaming DiLoCo (default), or a baseline: DiLoCo (one fragment, no overlap, α = 0) or data-parallel.</summary>
+    public TrainingAlgorithm Algorithm { get; set; } = TrainingAlgorithm.StreamingDiLoCo;
+
+    /// <summary>Inner steps between two syncs of the same fragment [H]; a multiple of the number of fragments.</summary>
+    public int InnerSteps { get; set; } = 100;
+
+    /// <summary>
+    /// Number of fragments [P] when <see cref="Fragments"/> is null. The default partition takes the module's
+    /// top-level names (the first segment of each parameter name, in order of first appearance) and gives fragment
+    /// p the names at positions p, p + P, p + 2P, … (strided); allowed range 1 .. number of top-level names.
+    /// </summary>
+    public int NumberOfFragments { get; set; } = 2;
+
+    /// <summary>
+    /// Your own fragments instead of the default partition: fragment p is the list <c>Fragments[p]</c> of parameter
+    /// names or module paths as <c>named_parameters()</c> spells them ("lstm" takes every parameter under the child
+    /// "lstm"; "head.weight" one parameter). Every trainable parameter must fall in exactly one fragment.
+    /// P is then <c>Fragments.Count</c> and <see cref="NumberOfFragments"/> is not used.
+    /// </summary>
+    public IReadOnlyList<IReadOnlyList<string>>? Fragments { get; set; }
+
+    /// <summary>Inner steps that overlap a fragment's exchange [τ], 0 ≤ τ &lt; H/P.</summary>
+    public int OverlapSteps { get; set; } = 1;
+
+    /// <summary>Merge weight on the local side [α] ∈ [0, 1]: θ_m ← α·θ_m + (1 − α)·θ̂. 0 overwrites with the global value.</summary>
+    public float MixingAlpha { get; set; } = 0.5f;
+
+    /// <summary>Number format of the pseudo-gradients on the wire (the paper's final method: FP4 E3M0). Data-parallel always sends FP32.</summary>
+    public WireFormat WireFormat { get; set; } = WireFormat.Float4E3M0;
+
+    /// <summary>Values per FP32 scale in the FP4 format.</summary>
+    public int Float4BlockSize { get; set; } = 128;
+
+    /// <summary>Keep each fragment's quantisation error locally and add it to its next pseudo-gradient.</summary>
+    public bool ErrorFeedback { get; set; }
+
+    /// <summary>Outer (Nesterov SGD) learning rate [η].</summary>
+    public float OuterLearningRate { get; set; } = 0.7f;
+
+    /// <summary>Outer Nesterov momentum [μ]; 0 gives plain SGD.</summary>
+    public float OuterMomentum { get; set; } = 0.9f;
+
+    /// <summary>
+    /// At construction, overwrite every worker's parameters with worker 0's (FP32), so all replicas start from the
+    /// same θ0 whatever seed each process used (as PyTorch's DistributedDataParallel does).
+    /// </summary>
+    public bool BroadcastInitialParameters { get; set; } = true;
+
+    /// <summary>Checks every option (the message names it and the allowed range); returns the effective P, τ and α.</summary>
+    internal (int Fragments, int Overlap, float Alpha) Validate()
+    {
+        if (!Enum.IsDefined(Algorithm)) throw new ArgumentOutOfRangeException(nameof(Algorithm), Algorithm, "Unknown algorithm.");
+        if (!Enum.IsDefined(WireFormat)) throw new ArgumentOutOfRangeException(nameof(WireFormat), WireFormat, "Unknown wire format.");
+        if (Float4BlockSize < 1) throw new ArgumentOutOfRangeException(nameof(Float4BlockSize), Float4BlockSize, "Float4BlockSize must be at least 1.");
+        if (!(OuterLearningRate > 0) || float.IsInfinity(OuterLearningRate))
+            throw new ArgumentOutOfRangeException(nameof(OuterLearningRate), OuterLearningRate, "OuterLearningRate (η) must be a finite number > 0.");
+        if (!(OuterMomentum >= 0 && OuterMomentum < 1))
+            throw new ArgumentOutOfRangeException(nameof(OuterMomentum), OuterMomentum, "OuterMomentum (μ) must be in [0, 1).");
+        if (Algorithm == TrainingAlgorithm.DataParallel) return (1, 0, 0f);
+        if (Algorithm == TrainingAlgorithm.DiLoCo)
+        {
+            _ = new Training.SyncSchedule(InnerSteps, 1, 0); // names InnerSteps
+            return (1, 0, 0f);
+        }
+        if (!(MixingAlpha >= 0 && MixingAlpha <= 1))
+            throw new ArgumentOutOfRangeException(nameof(MixingAlpha), MixingAlpha, "MixingAlpha (α) must be in [0, 1].");
+        int fragments = Fragments?.Count ?? NumberOfFragments;
+        if (Fragments is not null && fragments == 0)
+            throw new ArgumentException("Fragments must hold at least one fragment.", nameof(Fragments));
+        _ = new Training.SyncSchedule(InnerSteps, fragments, OverlapSteps); // names InnerSteps / NumberOfFragments / OverlapSteps
+        return (fragments, OverlapSteps, MixingAlpha);
+    }
+}

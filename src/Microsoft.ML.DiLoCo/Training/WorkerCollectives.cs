@@ -1,0 +1,70 @@
+using Microsoft.ML.DiLoCo.Communication;
+
+namespace Microsoft.ML.DiLoCo.Training;
+
+/// <summary>
+/// The collectives of this process's workers for one run: in-process (M threads in one group) or MPI (this rank's
+/// workers, numbered globally: rank r runs workers r·L … r·L + L − 1 of M = ranks × L). Each worker's collective is
+/// metered, and wrapped in the simulated link when the options ask for one.
+/// </summary>
+internal sealed class WorkerCollectives : IDisposable
+{
+    private readonly ICollective[] _raw;
+    private bool _failed;
+
+    private WorkerCollectives(ICollective[] raw, MpiCollective? mpi, int processRank, int processCount, int localWorkers, LinkModel? link)
+    {
+        _raw = raw;
+        Mpi = mpi;
+        ProcessRank = processRank;
+        ProcessCount = processCount;
+        FirstWorker = processRank * localWorkers;
+        TotalWorkers = processCount * localWorkers;
+        Workers = raw.Select(c => new MeteredCollective(link is null ? c : new LinkModelCollective(c, link))).ToArray();
+    }
+
+    /// <summary>This process's workers' collectives, by local index; their Rank is the global worker index.</summary>
+    public MeteredCollective[] Workers { get; }
+
+    /// <summary>The rank-level MPI collective (null in-process): used for the start-up check and to gather the report.</summary>
+    public MpiCollective? Mpi { get; }
+
+    /// <summary>MPI rank of this process (0 in-process).</summary>
+    public int ProcessRank { get; }
+
+    /// <summary>Number of MPI ranks (1 in-process).</summary>
+    public int ProcessCount { get; }
+
+    /// <summary>Global index of this process's first worker.</summary>
+    public int FirstWorker { get; }
+
+    /// <summary>M: workers across all processes.</summary>
+    public int TotalWorkers { get; }
+
+    public static WorkerCollectives Create(StreamingDiLoCoTrainer.Options o)
+    {
+        LinkModel? link = o.LinkBandwidthBitsPerSecond > 0 || o.LinkLatencyMilliseconds > 0
+            ? LinkModel.FromBitsPerSecond(o.LinkBandwidthBitsPerSecond, o.LinkLatencyMilliseconds)
+            : null;
+        if (o.Transport == Transport.InProcess)
+            return new WorkerCollectives(InProcessCollective.CreateGroup(o.NumberOfWorkers), null, 0, 1, o.NumberOfWorkers, link);
+
+        var mpi = new MpiCollective(o.ExchangeTimeoutSeconds > 0 ? TimeSpan.FromSeconds(o.ExchangeTimeoutSeconds) : Timeout.InfiniteTimeSpan);
+        return new WorkerCollectives(new ICollective[] { mpi }, mpi, mpi.Rank, mpi.Size, 1, link);
+    }
+
+    /// <summary>A worker failed: make the others fail instead of waiting for it.</summary>
+    public void Abort(Exception reason)
+    {
+        _failed = true;
+        if (Mpi is not null) MpiRuntime.MarkFailed(reason.Message); // the exit aborts the job; other ranks stop then (or at their watchdog)
+        else ((InProcessCollective)_raw[0]).Abort(reason);
+    }
+
+    public void Dispose()
+    {
+        // After a failure an MPI exchange may never complete: leave the communication thread, the exit aborts the job.
+        if (_failed && Mpi is not null) return;
+        foreach (var c in Workers) c.Dispose();
+    }
+}

@@ -1,0 +1,136 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.DiLoCo;
+
+// Trains a tiny byte-level model on generated text with settings from key=value arguments, and prints one JSON line:
+// this rank's θ̂ checksum (SHA-256 of the FP32 parameters) and the report's numbers. Used by the MPI tests.
+//   mpirun --allow-run-as-root --oversubscribe -np 2 dotnet Microsoft.ML.DiLoCo.MpiRunner.dll transport=mpi steps=40
+// Keys: transport (inprocess|mpi), workers, steps, innerSteps, fragments, overlap, algorithm, wire, seed, documents,
+// bandwidthBits, latencyMs, layers, embedding, batch, timeout, differOnRank (that rank trains with innerSteps × 2: the mismatch test),
+// dieOnRank + dieAfterMs (that rank kills itself), mode=allgather chunk=N (the collective alone, see AllGatherCheck).
+var settings = args.Select(a => a.Split('=', 2)).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "", StringComparer.OrdinalIgnoreCase);
+string Get(string key, string fallback) => settings.TryGetValue(key, out var v) ? v : fallback;
+int Int(string key, int fallback) => int.Parse(Get(key, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
+double Real(string key, double fallback) => double.Parse(Get(key, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
+
+if (Get("mode", "train") == "allgather") return AllGatherCheck.Run(Int("chunk", 1000));
+if (Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_RANK") is { } dyingRank && Get("dieOnRank", "") == dyingRank)
+    _ = new Timer(_ => System.Diagnostics.Process.GetCurrentProcess().Kill(), null, Int("dieAfterMs", 1000), Timeout.Infinite); // a rank that dies mid-run
+
+var options = new StreamingDiLoCoTrainer.Options
+{
+    Transport = Enum.Parse<Transport>(Get("transport", "InProcess"), ignoreCase: true),
+    Algorithm = Enum.Parse<TrainingAlgorithm>(Get("algorithm", "StreamingDiLoCo"), ignoreCase: true),
+    WireFormat = Enum.Parse<WireFormat>(Get("wire", "Float4E3M0"), ignoreCase: true),
+    Model = new TransformerOptions { ContextLength = 32, EmbeddingSize = Int("embedding", 32), NumberOfLayers = Int("layers", 2), NumberOfHeads = 2 },
+    NumberOfWorkers = Int("workers", 1),
+    InnerSteps = Int("innerSteps", 10),
+    NumberOfFragments = Int("fragments", 2),
+    OverlapSteps = Int("overlap", 1),
+    InnerLearningRate = 3e-3f,
+    WarmupSteps = 5,
+    BatchSize = Int("batch", 4),
+    TrainingSteps = Int("steps", 40),
+    Seed = Int("seed", 7),
+    ExchangeTimeoutSeconds = Real("timeout", 120),
+    LinkBandwidthBitsPerSecond = Real("bandwidthBits", 0),
+    LinkLatencyMilliseconds = Real("latencyMs", 0),
+};
+if (Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_RANK") is { } worldRank && Get("differOnRank", "") == worldRank)
+    options.InnerSteps *= 2;
+
+try
+{
+    var ml = new MLContext(seed: 1);
+    var train = ml.Data.LoadFromEnumerable(GeneratedText.Documents(Int("documents", 40), 10, seed: 1));
+    var model = ml.LanguageModeling().Trainers.StreamingDiLoCo(options).Fit(train);
+    var report = model.TrainingReport!;
+    using var sha = SHA256.Create();
+    foreach (var p in model.Model.parameters())
+    {
+        var values = p.detach().cpu().data<float>().ToArray();
+        var bytes = new byte[values.Length * sizeof(float)];
+        Buffer.BlockCopy(values, 0, bytes, 0, bytes.Length);
+        sha.TransformBlock(bytes, 0, bytes.Length, null, 0);
+    }
+    sha.TransformFinalBlock(Array.Empty<byte>(), 0, 0);
+    Console.WriteLine(JsonSerializer.Serialize(new
+    {
+        rank = report.Rank,
+        ranks = report.Ranks,
+        isRoot = report.IsRoot,
+        workers = report.NumberOfWorkers,
+        checksum = Convert.ToHexString(sha.Hash!),
+        lastLoss = report.MeanInnerLoss[^1],
+        bytesSent = report.BytesSentPerWorker,
+        bytesReceived = report.BytesReceivedPerWorker,
+        syncs = report.Syncs.Count,
+        exchangeSeconds = report.Syncs.Select(s => s.ExchangeSeconds).ToArray(),
+        waitSeconds = report.Syncs.Select(s => s.WaitSeconds).ToArray(),
+        computeUtilisation = report.ComputeUtilisation,
+        wallSeconds = report.WallSeconds,
+        tokensPerSecond = report.TokensPerSecond,
+    }));
+    return 0;
+}
+catch (Exception e)
+{
+    Console.WriteLine(JsonSerializer.Serialize(new { error = e.GetType().Name, message = e.Message }));
+    return 3;
+}
+
+/// <summary>Sentences from a small grammar (the same kind as the tests' SyntheticText).</summary>
+internal static class GeneratedText
+{
+    private static readonly string[] Subjects = { "the cat", "a dog", "my friend", "the old king", "our teacher" };
+    private static readonly string[] Verbs = { "sees", "likes", "finds", "paints", "follows" };
+    private static readonly string[] Objects = { "the red ball", "a small house", "the river", "some bread", "the moon" };
+
+    public static Row[] Documents(int count, int sentences, int seed)
+    {
+        var random = new Random(seed);
+        return Enumerable.Range(0, count).Select(_ => new Row
+        {
+            Text = string.Join(" ", Enumerable.Range(0, sentences).Select(_ =>
+                $"{Subjects[random.Next(Subjects.Length)]} {Verbs[random.Next(Verbs.Length)]} {Objects[random.Next(Objects.Length)]}.")),
+        }).ToArray();
+    }
+
+    internal sealed class Row
+    {
+        public string Text { get; set; } = "";
+    }
+}
+
+/// <summary>
+/// The collective alone: rank r all-gathers r·2500 + 1 bytes (rank 1 sends nothing) through chunks of a few bytes, then
+/// repeats with the ranks' sizes reversed, checks every byte, passes a barrier, and prints what it received.
+/// </summary>
+internal static class AllGatherCheck
+{
+    public static int Run(int chunk)
+    {
+        using var collective = new Microsoft.ML.DiLoCo.Communication.MpiCollective(TimeSpan.FromSeconds(60), chunk);
+        int Length(int r, int round) { int k = round == 0 ? r : collective.Size - 1 - r; return k == 1 ? 0 : k * 2500 + 1; }
+        byte[] Payload(int r, int round) => Enumerable.Range(0, Length(r, round)).Select(i => (byte)(r * 31 + i * 7 + round)).ToArray();
+        // Both rounds are in flight at once: they must complete in issue order with the right contents.
+        var first = collective.AllGatherAsync(Payload(collective.Rank, 0));
+        var second = collective.AllGatherAsync(Payload(collective.Rank, 1));
+        var rounds = new[] { first.GetAwaiter().GetResult(), second.GetAwaiter().GetResult() };
+        bool ok = true;
+        for (int round = 0; round < 2; round++)
+            for (int r = 0; r < collective.Size; r++)
+                ok &= rounds[round][r].Span.SequenceEqual(Payload(r, round));
+        collective.BarrierAsync().GetAwaiter().GetResult();
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            rank = collective.Rank,
+            size = collective.Size,
+            lengths = rounds.Select(g => g.Select(p => p.Length).ToArray()).ToArray(),
+            ok,
+        }));
+        return ok ? 0 : 4;
+    }
+}

@@ -1,0 +1,75 @@
+namespace Microsoft.ML.DiLoCo.Tests.Mpi;
+
+/// <summary>Ranks in separate processes under mpirun on localhost (each test Inconclusive without Open MPI).</summary>
+[TestClass]
+public sealed class MpiRunTests
+{
+    [TestMethod]
+    public void AllGatherReturnsEveryRanksPayloadInRankOrderThroughSmallChunks()
+    {
+        var outcome = MpiLauncher.UnderMpi(3, "mode=allgather", "chunk=777");
+        Assert.AreEqual(0, outcome.ExitCode, outcome.Output);
+        Assert.AreEqual(3, outcome.Lines.Length, outcome.Output);
+        CollectionAssert.AreEquivalent(new[] { 0, 1, 2 }, outcome.Lines.Select(l => l.GetProperty("rank").GetInt32()).ToArray());
+        foreach (var line in outcome.Lines)
+        {
+            Assert.IsTrue(line.GetProperty("ok").GetBoolean(), "every byte of every rank's payload arrived, in rank order");
+            Assert.AreEqual("[[1,0,5001],[5001,0,1]]", line.GetProperty("lengths").GetRawText(), "sizes differ between ranks, one is empty, two rounds in flight");
+        }
+    }
+
+    [TestMethod]
+    [DataRow(2)]
+    [DataRow(3)]
+    public void MpiRanksEndWithTheSameParametersAsInProcessWorkers(int m)
+    {
+        string[] settings = { "steps=30", "innerSteps=10", "fragments=2", "overlap=1" };
+        var inProcess = MpiLauncher.Alone(settings.Append($"workers={m}").ToArray());
+        Assert.AreEqual(0, inProcess.ExitCode, inProcess.Output);
+        var mpi = MpiLauncher.UnderMpi(m, settings.Append("transport=mpi").ToArray());
+        Assert.AreEqual(0, mpi.ExitCode, mpi.Output);
+
+        string expected = inProcess.Lines.Single().GetProperty("checksum").GetString()!;
+        Assert.AreEqual(m, mpi.Lines.Length, mpi.Output);
+        foreach (var rank in mpi.Lines)
+        {
+            Assert.AreEqual(expected, rank.GetProperty("checksum").GetString(), "θ̂ is bit-identical on every rank and to the in-process run");
+            Assert.AreEqual(m, rank.GetProperty("workers").GetInt32());
+            Assert.AreEqual(m, rank.GetProperty("ranks").GetInt32());
+            Assert.AreEqual(inProcess.Lines[0].GetProperty("bytesSent").GetInt64(), rank.GetProperty("bytesSent").GetInt64(), "same traffic per worker");
+            Assert.AreEqual(inProcess.Lines[0].GetProperty("lastLoss").GetDouble(), rank.GetProperty("lastLoss").GetDouble(), "the report gathers every worker's losses");
+        }
+        Assert.AreEqual(1, mpi.Lines.Count(l => l.GetProperty("isRoot").GetBoolean()), "exactly one root");
+    }
+
+    [TestMethod]
+    public void RanksWithDifferentOptionsAllStopNamingTheDifference()
+    {
+        var outcome = MpiLauncher.UnderMpi(3, "transport=mpi", "steps=20", "differOnRank=2");
+        Assert.AreNotEqual(0, outcome.ExitCode);
+        var errors = outcome.Lines.Where(l => l.TryGetProperty("error", out _)).ToArray();
+        Assert.AreEqual(3, errors.Length, "every rank stops with the error, none hangs: " + outcome.Output);
+        foreach (var e in errors)
+            StringAssert.Contains(e.GetProperty("message").GetString(), "InnerSteps is 10 on rank 0 but 20 on rank 2");
+    }
+
+    [TestMethod]
+    public void MpiTransportWithoutALauncherSaysHowToLaunch()
+    {
+        var outcome = MpiLauncher.Alone("transport=mpi");
+        Assert.AreNotEqual(0, outcome.ExitCode);
+        var line = outcome.Lines.Single();
+        Assert.AreEqual("ArgumentException", line.GetProperty("error").GetString());
+        StringAssert.Contains(line.GetProperty("message").GetString(), "mpirun -np");
+        StringAssert.Contains(line.GetProperty("message").GetString(), "Transport");
+    }
+
+    [TestMethod]
+    public void ARankThatDiesEndsTheJobInsteadOfHanging()
+    {
+        var outcome = MpiLauncher.UnderMpi(2, "transport=mpi", "steps=100000", "dieOnRank=1", "dieAfterMs=1500", "timeout=30");
+        Assert.AreNotEqual(0, outcome.ExitCode, outcome.Output);
+        Assert.IsTrue(outcome.Elapsed < TimeSpan.FromSeconds(30), $"the job ended {outcome.Elapsed.TotalSeconds:F1} s after start");
+        Assert.IsFalse(outcome.Lines.Any(l => l.TryGetProperty("checksum", out _)), "no rank claims to have finished");
+    }
+}
