@@ -141,6 +141,10 @@ internal static class TrainingConfigReader
         t.MaximumValidationTokens = o.Int("maximumValidationTokens", min: 1) ?? t.MaximumValidationTokens;
         t.Seed = o.Int("seed", min: int.MinValue) ?? t.Seed;
         t.Deterministic = o.Bool("deterministic") ?? t.Deterministic;
+        t.Transport = o.Enum<Transport>("transport") ?? t.Transport;
+        t.ExchangeTimeoutSeconds = o.Number("exchangeTimeoutSeconds", 0, double.PositiveInfinity) ?? t.ExchangeTimeoutSeconds;
+        t.LinkBandwidthBitsPerSecond = o.Number("linkBandwidthBitsPerSecond", 0, double.PositiveInfinity) ?? t.LinkBandwidthBitsPerSecond;
+        t.LinkLatencyMilliseconds = o.Number("linkLatencyMilliseconds", 0, double.PositiveInfinity) ?? t.LinkLatencyMilliseconds;
         o.RejectUnknownFields();
     }
 

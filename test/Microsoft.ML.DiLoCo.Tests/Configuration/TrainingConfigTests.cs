@@ -92,6 +92,8 @@ public sealed class TrainingConfigTests
         StringAssert.Contains(Fails(WithTrainer("\"outerMomentum\": 1")).Message, "in [0, 1)");
         Assert.AreEqual("trainer.numberOfWorkers", Fails(WithTrainer("\"numberOfWorkers\": 0")).Field);
         Assert.AreEqual("trainer.trainingSteps", Fails(WithTrainer("\"trainingSteps\": 3000000000")).Field);
+        Assert.AreEqual("trainer.linkLatencyMilliseconds", Fails(WithTrainer("\"linkLatencyMilliseconds\": -1")).Field);
+        Assert.AreEqual(1e8, TrainingConfig.Parse(WithTrainer("\"linkBandwidthBitsPerSecond\": 1e8"), Path.GetTempPath()).Trainer.LinkBandwidthBitsPerSecond);
         var context = Fails("""{ "version": 1, "scenario": "LanguageModeling", "data": { "source": "sotu" }, "model": { "contextLength": 1 } }""");
         Assert.AreEqual("model.contextLength", context.Field);
         var fraction = Fails("""{ "version": 1, "scenario": "LanguageModeling", "data": { "source": "sotu" }, "validation": { "split": "fraction", "fraction": 1 } }""");
