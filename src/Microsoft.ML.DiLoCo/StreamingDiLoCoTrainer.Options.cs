@@ -8,7 +8,7 @@ public sealed partial class StreamingDiLoCoTrainer
     /// Options of <see cref="StreamingDiLoCoTrainer"/>. Symbols in brackets are the paper's (arXiv 2501.18512).
     /// Defaults follow the paper where it gives a value; every option is checked before training starts.
     /// </summary>
-    public sealed class Options
+    public sealed partial class Options
     {
         /// <summary>The text column: one row is one document (string or ML.NET text).</summary>
         public string TextColumnName = "Text";

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.DiLoCo;
-using SotuLanguageModel;
+using Microsoft.ML.DiLoCo.Configuration;
 
 namespace DiLoCo.Benchmarks;
 

@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.DiLoCo;
-using SotuLanguageModel;
+using Microsoft.ML.DiLoCo.Configuration;
 
 namespace DiLoCo.Benchmarks;
 

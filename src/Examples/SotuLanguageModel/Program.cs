@@ -7,6 +7,7 @@
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.DiLoCo;
+using Microsoft.ML.DiLoCo.Configuration;
 using Microsoft.ML.Runtime;
 using SotuLanguageModel;
 

@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.DiLoCo;
+using Microsoft.ML.DiLoCo.Configuration;
+using Microsoft.ML.Runtime;
+
+namespace DiLoCo.Cli;
+
+/// <summary><c>diloco train --config FILE [--output-dir DIR]</c>: config → Fit (live progress) → report JSON, loss PNG, model zip.</summary>
+internal static class TrainCommand
+{
+    public static int Run(CommandArguments flags, TextWriter stdout, bool interactive)
+    {
+        string configPath = flags.Required("--config");
+        string outputBase = Path.GetFullPath(flags.String("--output-dir") ?? Directory.GetCurrentDirectory());
+        flags.RejectUnused();
+
+        var config = TrainingConfig.Load(configPath);
+        var o = config.Trainer;
+        var ml = new MLContext(seed: o.Seed ?? 1);
+        stdout.WriteLine($"Config {Path.GetFullPath(configPath)} (version {config.Version}, {config.Scenario})");
+        var data = config.LoadData(ml);
+        stdout.WriteLine($"Data: {data.TrainDocuments:N0} training documents" +
+                         (data.Validation is null ? "" : $", {data.ValidationDocuments:N0} held out ({config.Validation.Split})"));
+        stdout.WriteLine($"Training {o.Algorithm}: {o.TrainingSteps} steps, M = {o.NumberOfWorkers}, H = {o.InnerSteps}, P = {o.NumberOfFragments}, " +
+                         $"wire {o.WireFormat}, tokenizer {o.Tokenizer}, {o.Model.NumberOfLayers} layers × {o.Model.EmbeddingSize} wide, context {o.Model.ContextLength}");
+
+        var progress = new ProgressBar(stdout, interactive);
+        ml.Log += (_, e) =>
+        {
+            // Validation losses come through ml.Log; the per-step line is the bar's job.
+            if (e.Kind == ChannelMessageKind.Info && e.RawMessage.StartsWith("step ", StringComparison.Ordinal)
+                && e.RawMessage.Contains("validation loss", StringComparison.Ordinal)
+                && e.Source.StartsWith(nameof(StreamingDiLoCoTrainer), StringComparison.Ordinal))
+                progress.WriteMessage("  " + e.RawMessage);
+        };
+        var clock = Stopwatch.StartNew();
+        LanguageModelTransformer model;
+        try
+        {
+            model = ml.LanguageModeling().Trainers.StreamingDiLoCo(config.CreateTrainerOptions(data.Validation, progress)).Fit(data.Train);
+        }
+        finally
+        {
+            progress.Complete();
+        }
+        var report = model.TrainingReport!;
+        stdout.WriteLine($"Trained in {clock.Elapsed.TotalSeconds:F1} s.");
+        stdout.WriteLine(report.Summarize());
+
+        var output = config.Output;
+        if (output.Resolve(output.Report, outputBase) is { } reportPath)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(reportPath)!);
+            File.WriteAllText(reportPath, report.ToJson());
+            stdout.WriteLine($"Report:     {reportPath}");
+        }
+        if (output.Resolve(output.LossCurve, outputBase) is { } curvePath)
+        {
+            LossCurvePlot.Save(report, curvePath);
+            stdout.WriteLine($"Loss curve: {curvePath}");
+        }
+        if (output.Resolve(output.Model, outputBase) is { } modelPath)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(modelPath)!);
+            // Write beside and move, so a failed save never leaves a truncated zip under the final name.
+            string partial = modelPath + ".partial";
+            try
+            {
+                ml.Model.Save(model, data.Train.Schema, partial);
+                File.Move(partial, modelPath, overwrite: true);
+            }
+            finally
+            {
+                File.Delete(partial);
+            }
+            stdout.WriteLine($"Model:      {modelPath}");
+        }
+        return ExitCodes.Success;
+    }
+}
