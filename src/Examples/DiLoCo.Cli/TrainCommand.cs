@@ -49,6 +49,19 @@ internal static class TrainCommand
         stdout.WriteLine(report.Summarize());
 
         var output = config.Output;
+        if (!report.IsRoot)
+        {
+            // Under MPI every rank ends with the same θ̂; rank 0 writes the model, the report and the curve.
+            // The other ranks write only their own report beside it, so no two processes write the same file.
+            if (output.Resolve(output.Report, outputBase) is { } rankReportPath)
+            {
+                string path = Path.ChangeExtension(rankReportPath, $".rank{report.Rank}.json");
+                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                File.WriteAllText(path, report.ToJson());
+                stdout.WriteLine($"Rank {report.Rank} report: {path}");
+            }
+            return ExitCodes.Success;
+        }
         if (output.Resolve(output.Report, outputBase) is { } reportPath)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(reportPath)!);

@@ -41,10 +41,19 @@ internal static class MpiLauncher
         return Start(MpiRun(), arguments);
     }
 
+    /// <summary>Runs <paramref name="ranks"/> copies of another .NET program (e.g. the diloco tool) on localhost.</summary>
+    public static Outcome ProgramUnderMpi(int ranks, string dll, params string[] arguments)
+    {
+        var all = new List<string> { "--allow-run-as-root", "--oversubscribe", "-np", ranks.ToString(),
+            "-x", "OMP_WAIT_POLICY=PASSIVE", "dotnet", dll };
+        all.AddRange(arguments);
+        return Start(MpiRun(), all, parseJson: false);
+    }
+
     /// <summary>Runs the runner as a plain process (no launcher).</summary>
     public static Outcome Alone(params string[] settings) => Start("dotnet", new[] { Runner() }.Concat(settings).ToList());
 
-    private static Outcome Start(string program, List<string> arguments)
+    private static Outcome Start(string program, List<string> arguments, bool parseJson = true)
     {
         var info = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in arguments) info.ArgumentList.Add(a);
@@ -61,6 +70,7 @@ internal static class MpiLauncher
         }
         process.WaitForExit();
         string output = stdout.Result + stderr.Result;
+        if (!parseJson) return new Outcome(process.ExitCode, Array.Empty<JsonElement>(), output, clock.Elapsed);
         var lines = stdout.Result.Split('\n')
             .Select(l => l.IndexOf('{') is int i and >= 0 ? l[i..].Trim() : null)
             .Where(l => l is not null)
