@@ -1,3 +1,4 @@
+using Microsoft.ML.DiLoCo.Tests.Training;
 using TorchSharp;
 
 namespace Microsoft.ML.DiLoCo.Tests.Byom;
@@ -5,32 +6,11 @@ namespace Microsoft.ML.DiLoCo.Tests.Byom;
 /// <summary>
 /// torchft's regression fixtures (ALGORITHM.md, "Golden vectors") through the public <see cref="StreamingDiLoCo"/> API:
 /// a user module with two scalar weights, the user's SGD (lr 1) and loop, each weight its own fragment.
-/// The expected tables are those of Training/GoldenVectorTests.cs.
+/// The expected tables are <see cref="GoldenVectors"/>, shared with the engine's tests.
 /// </summary>
 [TestClass]
 public sealed class ByomGoldenVectorTests
 {
-    private static readonly Dictionary<(float, int), (float[] F0, float[] F1)> Expected = new()
-    {
-        [(0f, 0)] = (new float[] { 1, -1, -3, -11, -13, -15, -17, -19, -21, -35, -37, -39, -41, -43, -45, -59 },
-                     new float[] { 1, -1, -3, -5, -7, -9, -23, -25, -27, -29, -31, -33, -47, -49, -51, -53 }),
-        [(0.5f, 0)] = (new float[] { 1, -1, -3, -8, -10, -12, -14, -16, -18, -24.5f, -26.5f, -28.5f, -30.5f, -32.5f, -34.5f, -40.25f },
-                       new float[] { 1, -1, -3, -5, -7, -9, -17, -19, -21, -23, -25, -27, -32, -34, -36, -38 }),
-        [(0f, 1)] = (new float[] { 1, -1, -3, -7, -9, -11, -13, -15, -17, -27, -29, -31, -33, -35, -37, -47 },
-                     new float[] { 1, -1, -3, -5, -7, -9, -19, -21, -23, -25, -27, -29, -39, -41, -43, -45 }),
-        [(0.5f, 1)] = (new float[] { 1, -1, -3, -6, -8, -10, -12, -14, -16, -21.5f, -23.5f, -25.5f, -27.5f, -29.5f, -31.5f, -35.75f },
-                       new float[] { 1, -1, -3, -5, -7, -9, -15, -17, -19, -21, -23, -25, -29, -31, -33, -35 }),
-    };
-
-    // θ̂ after the listed step: fragment 0 at steps 3 and 9, fragment 1 at 6 and 12.
-    private static readonly Dictionary<(float, int), (float F0At3, float F0At9, float F1At6, float F1At12)> ExpectedGlobal = new()
-    {
-        [(0f, 0)] = (-11, -35, -23, -47),
-        [(0.5f, 0)] = (-11, -29, -23, -35),
-        [(0f, 1)] = (-7, -27, -19, -39),
-        [(0.5f, 1)] = (-7, -25, -19, -31),
-    };
-
     internal static StreamingDiLoCoOptions GoldenOptions(float alpha, int tau) => new()
     {
         InnerSteps = 6,
@@ -83,8 +63,8 @@ public sealed class ByomGoldenVectorTests
     public void ReplicaAndOuterWeightsFollowTorchftFixture(float alpha, int tau)
     {
         var (replica, global) = Run(GoldenOptions(alpha, tau), steps: 15);
-        var (f0, f1) = Expected[(alpha, tau)];
-        var g = ExpectedGlobal[(alpha, tau)];
+        var (f0, f1) = GoldenVectors.Expected[(alpha, tau)];
+        var g = GoldenVectors.ExpectedGlobal[(alpha, tau)];
         for (int rank = 0; rank < 2; rank++)
         {
             for (int k = 0; k < 16; k++)

@@ -6,27 +6,6 @@ namespace Microsoft.ML.DiLoCo.Tests.Training;
 [TestClass]
 public sealed class GoldenVectorTests
 {
-    private static readonly Dictionary<(float, int), (float[] F0, float[] F1)> Expected = new()
-    {
-        [(0f, 0)] = (new float[] { 1, -1, -3, -11, -13, -15, -17, -19, -21, -35, -37, -39, -41, -43, -45, -59 },
-                     new float[] { 1, -1, -3, -5, -7, -9, -23, -25, -27, -29, -31, -33, -47, -49, -51, -53 }),
-        [(0.5f, 0)] = (new float[] { 1, -1, -3, -8, -10, -12, -14, -16, -18, -24.5f, -26.5f, -28.5f, -30.5f, -32.5f, -34.5f, -40.25f },
-                       new float[] { 1, -1, -3, -5, -7, -9, -17, -19, -21, -23, -25, -27, -32, -34, -36, -38 }),
-        [(0f, 1)] = (new float[] { 1, -1, -3, -7, -9, -11, -13, -15, -17, -27, -29, -31, -33, -35, -37, -47 },
-                     new float[] { 1, -1, -3, -5, -7, -9, -19, -21, -23, -25, -27, -29, -39, -41, -43, -45 }),
-        [(0.5f, 1)] = (new float[] { 1, -1, -3, -6, -8, -10, -12, -14, -16, -21.5f, -23.5f, -25.5f, -27.5f, -29.5f, -31.5f, -35.75f },
-                       new float[] { 1, -1, -3, -5, -7, -9, -15, -17, -19, -21, -23, -25, -29, -31, -33, -35 }),
-    };
-
-    // θ̂ after the listed step (ALGORITHM.md): fragment 0 at steps 3 and 9, fragment 1 at 6 and 12.
-    private static readonly Dictionary<(float, int), (float F0At3, float F0At9, float F1At6, float F1At12)> ExpectedGlobal = new()
-    {
-        [(0f, 0)] = (-11, -35, -23, -47),
-        [(0.5f, 0)] = (-11, -29, -23, -35),
-        [(0f, 1)] = (-7, -27, -19, -39),
-        [(0.5f, 1)] = (-7, -25, -19, -31),
-    };
-
     [TestMethod]
     [DataRow(0f, 0)]
     [DataRow(0.5f, 0)]
@@ -36,7 +15,7 @@ public sealed class GoldenVectorTests
     {
         // The table's last column is after 15 inner steps; nothing is in flight then (launches at 14 apply at 15).
         var (replica, global, workers) = EngineHarness.Run(_ => new ConstantGradientReplica(2), 2, EngineHarness.GoldenSettings(alpha, tau), steps: 15);
-        var (f0, f1) = Expected[(alpha, tau)];
+        var (f0, f1) = GoldenVectors.Expected[(alpha, tau)];
         for (int rank = 0; rank < 2; rank++)
         {
             for (int k = 0; k < 16; k++)
@@ -44,7 +23,7 @@ public sealed class GoldenVectorTests
                 Assert.AreEqual(f0[k], replica[rank][k][0], $"α={alpha}, τ={tau}, worker {rank}, fragment 0 after {k} steps");
                 Assert.AreEqual(f1[k], replica[rank][k][1], $"α={alpha}, τ={tau}, worker {rank}, fragment 1 after {k} steps");
             }
-            var g = ExpectedGlobal[(alpha, tau)];
+            var g = GoldenVectors.ExpectedGlobal[(alpha, tau)];
             Assert.AreEqual(g.F0At3, global[rank][3][0], "θ̂ fragment 0 after the first sync");
             Assert.AreEqual(g.F0At9, global[rank][9][0], "θ̂ fragment 0 after the second sync");
             Assert.AreEqual(g.F1At6, global[rank][6][1], "θ̂ fragment 1 after the first sync");
