@@ -31,8 +31,8 @@ internal static class BenchmarkDocument
             double mean = g.Average(r => r.FinalValidationLoss);
             double std = g.Count > 1 ? Math.Sqrt(g.Sum(r => (r.FinalValidationLoss - mean) * (r.FinalValidationLoss - mean)) / (g.Count - 1)) : 0;
             long bytes = g[0].BytesSentPerWorker;
-            string ratio = bytes == 0 ? "—" : $"{(double)dpBytes / bytes:N0}×";
-            string ratioBf16 = bytes == 0 ? "—" : $"{(double)dpBytes / 2 / bytes:N0}×";
+            string ratio = bytes == 0 ? "—" : Ratio((double)dpBytes / bytes);
+            string ratioBf16 = bytes == 0 ? "—" : Ratio((double)dpBytes / 2 / bytes);
             text.AppendLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {g[0].Row} | {g.Count} | {g[0].InnerLearningRate:G3} | {mean:F4}{(g.Count > 1 ? $" ± {std:F4}" : "")} | {(mean - dp) / dp:+0.00%;-0.00%;0.00%} | {bytes:N0} | {ratio} | {ratioBf16} | {g[0].LargestMessageBytes:N0} | {g[0].Syncs} |"));
         }
@@ -41,6 +41,8 @@ internal static class BenchmarkDocument
                         "(≤ 1.5 %), shrinking with scale, and 400× fewer bits exchanged for the final method at 1B parameters.");
         return text.ToString();
     }
+
+    private static string Ratio(double x) => x >= 10 ? $"{x:N0}×" : string.Create(CultureInfo.InvariantCulture, $"{x:0.##}×");
 
     public static string QualityCsv(IEnumerable<QualityResult> results)
     {

@@ -24,6 +24,15 @@ switch (mode)
         Console.WriteLine(section);
         break;
     }
+    case "quality-tables":
+    {
+        // Re-renders the quality tables from a finished run's quality.json (no training).
+        var results = JsonSerializer.Deserialize<List<QualityResult>>(File.ReadAllText(Path.Combine(output, "quality.json")))!;
+        string section = BenchmarkDocument.Quality(results, settings, machine, ArgumentAfter("--commit") ?? commit);
+        File.WriteAllText(Path.Combine(output, "quality.md"), section);
+        Console.WriteLine(section);
+        break;
+    }
     case "speed":
     {
         int speedSteps = int.Parse(ArgumentAfter("--steps") ?? "60");
@@ -35,7 +44,7 @@ switch (mode)
         break;
     }
     default:
-        Console.Error.WriteLine($"Unknown benchmark '{mode}'. Use: quality|speed [--quick|--full] [--steps N] [--out DIR].");
+        Console.Error.WriteLine($"Unknown benchmark '{mode}'. Use: quality|quality-tables|speed [--quick|--full] [--steps N] [--out DIR] [--commit SHA].");
         return 2;
 }
 return 0;
