@@ -64,8 +64,11 @@ public sealed class LinkModelCollective : ICollective
             inboundArrives = _inboundFreeAt + Link.LatencySeconds;
         }
 
-        double remaining = Math.Max(outboundArrives, inboundArrives) - Now();
-        if (remaining > 0) await Task.Delay(TimeSpan.FromSeconds(remaining), cancellationToken).ConfigureAwait(false);
+        // Task.Delay works in whole milliseconds (it truncates) and its timer may fire a little early, so wait in
+        // rounded-up steps until the modelled arrival time has really passed: the link never delivers early.
+        double arrives = Math.Max(outboundArrives, inboundArrives);
+        for (double remaining = arrives - Now(); remaining > 0; remaining = arrives - Now())
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(remaining * 1000)), cancellationToken).ConfigureAwait(false);
         return payloads;
     }
 
