@@ -9,8 +9,9 @@ namespace Microsoft.ML.DiLoCo.Tests.Fuzzing;
 /// <summary>
 /// Mutates a saved tiny model (fixed seed) and loads each with <see cref="LanguageModelTransformer.Load"/>: it must
 /// throw <see cref="InvalidDataException"/> or <see cref="FormatException"/> (the documented types), never anything
-/// else, never hang; a model that loads anyway must hold the original weights bit for bit and, unless a visible
-/// manifest field changed, score exactly as the original. Two kinds of mutation: the zip container's bytes (the CRC-32
+/// else, never hang; a model that loads anyway must hold the original weights bit for bit, the same architecture,
+/// text column and scoring stride, and score exactly as the original (the manifest's ModelSha256 and the weights'
+/// SHA-256 guarantee it). Two kinds of mutation: the zip container's bytes (the CRC-32
 /// of each entry and the weights' SHA-256 stand guard), and one entry's content rewritten into a well-formed zip (the
 /// manifest's JSON edited, the weights or ML.NET's own entries changed), which reaches the readers behind the zip.
 /// </summary>
@@ -83,6 +84,31 @@ public sealed class ModelZipFuzzTests
         }, FuzzIterations.Or(600));
     }
 
+    /// <summary>
+    /// An edit of the manifest that keeps the parameter layout (the head count: same shapes, other attention) is the
+    /// one change the weights' SHA-256 cannot see; the manifest must not load as another model.
+    /// </summary>
+    [TestMethod]
+    public void AHeadCountEditedInTheManifestDoesNotLoadAsAnotherModel()
+    {
+        int manifest = Array.FindIndex(_entries, e => e.Name.EndsWith("Manifest.json", StringComparison.Ordinal));
+        string text = Encoding.UTF8.GetString(_entries[manifest].Bytes);
+        StringAssert.Contains(text, "\"NumberOfHeads\": 2");
+        foreach (int heads in new[] { 1, 4 })
+        {
+            string path = Path.Combine(_directory, $"heads{heads}.zip");
+            File.WriteAllBytes(path, Rezip(manifest, Encoding.UTF8.GetBytes(text.Replace("\"NumberOfHeads\": 2", $"\"NumberOfHeads\": {heads}", StringComparison.Ordinal))));
+            try
+            {
+                CheckSameModel(LanguageModelTransformer.Load(path, _ml), $"NumberOfHeads = {heads}");
+            }
+            catch (InvalidDataException e)
+            {
+                StringAssert.Contains(e.Message, "manifest");
+            }
+        }
+    }
+
     private void Run(Random random, Func<int, Random, (byte[] Zip, string How)> mutate, int iterations)
     {
         string path = Path.Combine(_directory, "mutated.zip");
@@ -128,10 +154,8 @@ public sealed class ModelZipFuzzTests
         }
         Assert.AreEqual(JsonSerializer.Serialize(_original.ModelOptions), JsonSerializer.Serialize(model.ModelOptions), $"{what}: architecture");
         Assert.AreEqual(_original.Tokenizer, model.Tokenizer, what);
-        // The text column and the scoring stride are visible settings of the loaded model (a file may set them);
-        // with the original ones it must score exactly as the original.
-        if (model.TextColumnName != _original.TextColumnName) return;
-        model.ScoringStride = _original.ScoringStride;
+        Assert.AreEqual(_original.TextColumnName, model.TextColumnName, what);
+        Assert.AreEqual(_original.ScoringStride, model.ScoringStride, what);
         var scores = SavedModels.Score(_ml, model);
         Assert.AreEqual(_scores.Length, scores.Length, what);
         for (int r = 0; r < scores.Length; r++)
