@@ -123,10 +123,13 @@ public sealed class LanguageModelTransformer : ITransformer
     /// </summary>
     /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
     /// <exception cref="FormatException">The file is not a zip (for example, truncated).</exception>
-    /// <exception cref="InvalidDataException">The zip is not a complete, consistent language model of a format this library reads.</exception>
+    /// <exception cref="InvalidDataException">The zip is not a complete, consistent language model of a format this library reads
+    /// (including any failure of ML.NET's reader on its own entries; the inner exception is ML.NET's).</exception>
     public static LanguageModelTransformer Load(string path, MLContext? mlContext = null)
     {
         ArgumentNullException.ThrowIfNull(path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"No model file at '{path}'.", path);
         ITransformer loaded;
         try
         {
@@ -136,6 +139,14 @@ public sealed class LanguageModelTransformer : ITransformer
         {
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException);
             throw;
+        }
+        catch (Exception e) when (e is not (InvalidDataException or FormatException or UnauthorizedAccessException or OutOfMemoryException))
+        {
+            // ML.NET's own entries (Schema, Model.key, the chain) fail in many ways when corrupted (found by fuzzing:
+            // EndOfStreamException, a FileNotFoundException for an assembly named by a damaged Model.key, ...):
+            // for this method they are all one thing, a file that is not a readable model.
+            var cause = e is System.Reflection.TargetInvocationException { InnerException: { } inner } ? inner : e;
+            throw new InvalidDataException($"'{path}' is not a readable ML.NET model file ({cause.GetType().Name}: {cause.Message})", cause);
         }
         return loaded as LanguageModelTransformer
             ?? (loaded as IEnumerable<ITransformer>)?.OfType<LanguageModelTransformer>().LastOrDefault()

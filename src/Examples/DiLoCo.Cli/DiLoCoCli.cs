@@ -18,7 +18,9 @@ public static class DiLoCoCli
         (docs/config.md). --data: a text file (one document per file, or per line with --document-per line), a folder
         of *.txt files, a .tsv/.csv file with a header (--column, default the model's text column), or "sotu" (the
         held-out State of the Union speeches).
-        Exit codes: 0 ok, 1 failure while running, 2 bad input (command line, config, model or data file).
+        Exit codes: 0 ok, 1 failure while running, 2 bad input (command line, config, model or data file),
+        130 interrupted (Ctrl-C or SIGTERM; with trainer.checkpointDirectory a checkpoint is written first and
+        running the same train command again resumes from it).
         """;
 
     /// <summary>Runs one command; returns the exit code (<see cref="ExitCodes"/>).</summary>
@@ -26,7 +28,8 @@ public static class DiLoCoCli
     /// <param name="stdout">Where results and progress go.</param>
     /// <param name="stderr">Where errors go.</param>
     /// <param name="interactive">True when <paramref name="stdout"/> is a terminal: the progress bar redraws in place.</param>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, bool interactive = false)
+    /// <param name="interruption">Cancelled on Ctrl-C / SIGTERM: training stops at a checkpoint (<see cref="ExitCodes.Interrupted"/>).</param>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, bool interactive = false, CancellationToken interruption = default)
     {
         ArgumentNullException.ThrowIfNull(args);
         if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
@@ -39,7 +42,7 @@ public static class DiLoCoCli
             var flags = new CommandArguments(args[0], args.Skip(1));
             return args[0] switch
             {
-                "train" => TrainCommand.Run(flags, stdout, interactive),
+                "train" => TrainCommand.Run(flags, stdout, stderr, interactive, interruption),
                 "evaluate" => EvaluateCommand.Run(flags, stdout),
                 "score" => ScoreCommand.Run(flags, stdout),
                 "generate" => GenerateCommand.Run(flags, stdout),

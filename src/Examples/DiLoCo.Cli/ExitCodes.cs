@@ -11,4 +11,10 @@ public static class ExitCodes
 
     /// <summary>Bad input: unknown command or flag, a missing or invalid config file, a missing model or data file.</summary>
     public const int BadInput = 2;
+
+    /// <summary>
+    /// Training was interrupted (Ctrl-C or SIGTERM, 128 + SIGINT as shells report it). With
+    /// <c>trainer.checkpointDirectory</c> set, a checkpoint was written first and the same command resumes from it.
+    /// </summary>
+    public const int Interrupted = 130;
 }

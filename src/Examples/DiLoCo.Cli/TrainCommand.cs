@@ -9,7 +9,7 @@ namespace DiLoCo.Cli;
 /// <summary><c>diloco train --config FILE [--output-dir DIR]</c>: config → Fit (live progress) → report JSON, loss PNG, model zip.</summary>
 internal static class TrainCommand
 {
-    public static int Run(CommandArguments flags, TextWriter stdout, bool interactive)
+    public static int Run(CommandArguments flags, TextWriter stdout, TextWriter stderr, bool interactive, CancellationToken interruption)
     {
         string configPath = flags.Required("--config");
         string outputBase = Path.GetFullPath(flags.String("--output-dir") ?? Directory.GetCurrentDirectory());
@@ -17,6 +17,8 @@ internal static class TrainCommand
 
         var config = TrainingConfig.Load(configPath);
         var o = config.Trainer;
+        // Like output.directory, a relative checkpoint folder is relative to where the tool runs (or --output-dir).
+        string? checkpoints = o.CheckpointDirectory is null ? null : Path.GetFullPath(Path.Combine(outputBase, o.CheckpointDirectory));
         var ml = new MLContext(seed: o.Seed ?? 1);
         stdout.WriteLine($"Config {Path.GetFullPath(configPath)} (version {config.Version}, {config.Scenario})");
         var data = config.LoadData(ml);
@@ -33,12 +35,25 @@ internal static class TrainCommand
                 && e.RawMessage.Contains("validation loss", StringComparison.Ordinal)
                 && e.Source.StartsWith(nameof(StreamingDiLoCoTrainer), StringComparison.Ordinal))
                 progress.WriteMessage("  " + e.RawMessage);
+            else if (e.Kind == ChannelMessageKind.Info && e.Source.StartsWith(nameof(StreamingDiLoCoTrainer), StringComparison.Ordinal)
+                     && (e.RawMessage.StartsWith("Resuming from ", StringComparison.Ordinal) || e.RawMessage.StartsWith("Elastic restart ", StringComparison.Ordinal)
+                         || e.RawMessage.StartsWith("Refused checkpoint ", StringComparison.Ordinal)))
+                progress.WriteMessage(e.RawMessage);
         };
         var clock = Stopwatch.StartNew();
         LanguageModelTransformer model;
         try
         {
-            model = ml.LanguageModeling().Trainers.StreamingDiLoCo(config.CreateTrainerOptions(data.Validation, progress)).Fit(data.Train);
+            var options = config.CreateTrainerOptions(data.Validation, progress);
+            options.CheckpointDirectory = checkpoints;
+            options.CancellationToken = interruption;
+            model = ml.LanguageModeling().Trainers.StreamingDiLoCo(options).Fit(data.Train);
+        }
+        catch (OperationCanceledException e) when (interruption.IsCancellationRequested)
+        {
+            progress.Complete();
+            ReportInterruption(e, checkpoints, stderr);
+            return ExitCodes.Interrupted;
         }
         finally
         {
@@ -90,5 +105,17 @@ internal static class TrainCommand
             stdout.WriteLine($"Model:      {modelPath}");
         }
         return ExitCodes.Success;
+    }
+
+    private static void ReportInterruption(OperationCanceledException e, string? checkpoints, TextWriter stderr)
+    {
+        string? newest = checkpoints is not null && Directory.Exists(checkpoints)
+            ? Directory.GetFiles(checkpoints, "checkpoint-*.dlc").Order(StringComparer.Ordinal).LastOrDefault()
+            : null;
+        stderr.WriteLine($"interrupted: {e.Message}");
+        stderr.WriteLine(newest is not null
+            ? $"Checkpoint: {newest}. To resume, run the same command again (same config and --output-dir)."
+            : "No checkpoint was written (set trainer.checkpointDirectory in the config to resume interrupted runs); running the command again starts over.");
+        stderr.Flush();
     }
 }

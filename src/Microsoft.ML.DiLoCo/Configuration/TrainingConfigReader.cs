@@ -145,6 +145,10 @@ internal static class TrainingConfigReader
         t.ExchangeTimeoutSeconds = o.Number("exchangeTimeoutSeconds", 0, double.PositiveInfinity) ?? t.ExchangeTimeoutSeconds;
         t.LinkBandwidthBitsPerSecond = o.Number("linkBandwidthBitsPerSecond", 0, double.PositiveInfinity) ?? t.LinkBandwidthBitsPerSecond;
         t.LinkLatencyMilliseconds = o.Number("linkLatencyMilliseconds", 0, double.PositiveInfinity) ?? t.LinkLatencyMilliseconds;
+        t.CheckpointDirectory = o.String("checkpointDirectory") ?? t.CheckpointDirectory;
+        t.CheckpointInterval = o.Int("checkpointInterval", min: 0) ?? t.CheckpointInterval;
+        t.KeepCheckpoints = o.Int("keepCheckpoints", min: 1) ?? t.KeepCheckpoints;
+        t.NonFiniteValuePolicy = o.Enum<NonFiniteValuePolicy>("nonFiniteValuePolicy") ?? t.NonFiniteValuePolicy;
         o.RejectUnknownFields();
     }
 

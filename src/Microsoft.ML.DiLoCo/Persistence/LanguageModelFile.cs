@@ -39,6 +39,7 @@ internal static class LanguageModelFile
             var (tensors, length, sha) = ModelWeights.Write(model, transformer.SaveWeightsAs, stream);
             (manifest.Tensors, manifest.WeightsLength, manifest.WeightsSha256) = (tensors, length, sha);
         });
+        manifest.ModelSha256 = manifest.ComputeModelSha256();
         writeEntry(ManifestEntry, stream => stream.Write(Encoding.UTF8.GetBytes(manifest.ToJson())));
     }
 

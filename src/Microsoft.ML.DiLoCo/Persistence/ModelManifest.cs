@@ -33,6 +33,23 @@ internal sealed class ModelManifest
     /// <summary>SHA-256 of the weights entry, lower-case hex (the zip reader does not check CRC-32).</summary>
     public string WeightsSha256 { get; set; } = "";
 
+    /// <summary>
+    /// SHA-256 (lower-case hex) of every field that changes what the model computes: <see cref="Architecture"/>,
+    /// <see cref="Tokenizer"/>, <see cref="VocabularySize"/>, <see cref="TextColumnName"/>, <see cref="ScoringStride"/>,
+    /// <see cref="WeightPrecision"/> and <see cref="WeightsSha256"/>: a corrupted head count keeps every tensor's shape,
+    /// so the weights' checksum alone cannot see it (found by fuzzing). Null in files written before it existed.
+    /// </summary>
+    public string? ModelSha256 { get; set; }
+
+    /// <summary>The hash <see cref="ModelSha256"/> should hold for the other fields.</summary>
+    public string ComputeModelSha256()
+    {
+        string architecture = JsonSerializer.Serialize(Architecture, CanonicalOptions);
+        string canonical = string.Join("\n", architecture, Tokenizer, VocabularySize.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            TextColumnName, ScoringStride.ToString(System.Globalization.CultureInfo.InvariantCulture), WeightPrecision, WeightsSha256);
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(canonical)));
+    }
+
     /// <summary>The trainer options the model was fitted with (null for an imported model).</summary>
     public JsonObject? TrainingOptions { get; set; }
 
@@ -46,6 +63,8 @@ internal sealed class ModelManifest
         Converters = { new JsonStringEnumConverter(allowIntegerValues: false) },
         MaxDepth = 32,
     };
+
+    private static readonly JsonSerializerOptions CanonicalOptions = new(JsonOptions) { WriteIndented = false };
 
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 }

@@ -48,6 +48,9 @@ internal static class ModelManifestValidation
             throw new InvalidDataException("The manifest's WeightsSha256 is not 64 lower-case hex digits.");
 
         CheckTensors(manifest, architecture, precision);
+        // Last, so that the specific checks above name what is wrong with a hand-edited manifest.
+        if (manifest.ModelSha256 is { } modelSha && !string.Equals(modelSha, manifest.ComputeModelSha256(), StringComparison.Ordinal))
+            throw new InvalidDataException("The manifest is corrupted: its ModelSha256 does not match its architecture, tokenizer, text column, scoring stride, precision and weights checksum.");
         return new Validated(architecture, tokenizer, precision);
     }
 

@@ -13,7 +13,7 @@ namespace Microsoft.ML.DiLoCo.Tests.Checkpointing;
 [TestClass]
 public sealed class CheckpointReaderFuzzTests
 {
-    private const int Iterations = 3000;
+    private static readonly int Iterations = Fuzzing.FuzzIterations.Or(3000);
 
     internal static TrainingCheckpoint Sample()
     {
@@ -116,7 +116,7 @@ public sealed class CheckpointReaderFuzzTests
     }
 
     // Bit flips, truncation, huge or negative length fields, inserted and deleted bytes.
-    private static byte[] Mutate(byte[] source, Random random, out string how)
+    internal static byte[] Mutate(byte[] source, Random random, out string how)
     {
         var bytes = (byte[])source.Clone();
         switch (random.Next(6))
