@@ -158,8 +158,10 @@ internal static class OverlapBenchmark
         foreach (var p in r.Sweep)
             text.AppendLine(string.Create(inv, $"| {p.Method} | {(p.BandwidthBitsPerSecond == 0 ? "no link" : Bandwidth(p.BandwidthBitsPerSecond))} | {p.Steps} | {p.MeasuredUtilisation:P1} | {(p.BandwidthBitsPerSecond == 0 ? "—" : p.ModelledUtilisation.ToString("P1", inv))} | {p.WallSeconds:F1} s |"));
         text.AppendLine();
-        text.AppendLine("The model ignores data loading, the sync's own work and the evaluation pass, so a measured point sits below the modelled one by " +
-                        "about the gap the no-link run shows; it also counts each exchange as starting on an idle link.");
+        text.AppendLine("The model ignores data loading and the sync's own work, so a measured point sits below the modelled one by " +
+                        "about the gap the no-link run shows; it uses the mean bytes per sync (Streaming DiLoCo's fragments differ in size: the " +
+                        "non-block fragment with the embeddings is the largest) and counts each exchange as starting on an idle link. One run per " +
+                        "point on a 2-core machine: a few points of noise (e.g. a fast-link run below a slower one) are the machine, not the link.");
         text.AppendLine();
         text.AppendLine(string.Create(inv, $"**Outer-sync overhead** (TrainingReport.SyncOverhead: time in launch and apply — difference, encoding, decoding, " +
                         $"averaging, outer Nesterov step, merge — excluding the wait for the exchange, over compute time, mean over workers) for the final " +
