@@ -8,8 +8,11 @@ public sealed record ValidationPoint(long Step, double Loss, double Perplexity, 
 
 /// <summary>What one worker sent, received and spent.</summary>
 /// <param name="ComputeUtilisation">Compute time over the worker's training wall time (evaluation excluded).</param>
+/// <param name="SyncSeconds">Seconds of the outer sync's own work (launch and apply: difference, encoding, decoding, averaging,
+/// outer step, merge), excluding the time blocked waiting for the exchange; 0 in data-parallel mode.</param>
 public sealed record WorkerCost(int Worker, long BytesSent, long BytesReceived, long LargestMessageBytes,
-    double ComputeSeconds, double CommunicationWaitSeconds, long Tokens, double WallSeconds, double ComputeUtilisation);
+    double ComputeSeconds, double CommunicationWaitSeconds, long Tokens, double WallSeconds, double ComputeUtilisation,
+    double SyncSeconds = 0);
 
 /// <summary>
 /// What a training run did and what it cost: losses, validation of θ̂, every sync, bytes on the wire beside the
@@ -82,6 +85,11 @@ public sealed class TrainingReport
 
     /// <summary>Mean over workers of the seconds spent waiting for exchanges.</summary>
     public double CommunicationWaitSeconds => Workers.Count == 0 ? 0 : Workers.Average(w => w.CommunicationWaitSeconds);
+
+    /// <summary>Mean over workers of the outer sync's own work (<see cref="WorkerCost.SyncSeconds"/>) over compute seconds: the
+    /// share of compute time the outer loop adds (the paper's and issue 5's target at H = 100: ≤ 2 %). NaN without workers or compute.</summary>
+    public double SyncOverhead => Workers.Count == 0 ? double.NaN
+        : Workers.Average(w => w.ComputeSeconds <= 0 ? double.NaN : w.SyncSeconds / w.ComputeSeconds);
 
     /// <summary>Seconds spent evaluating the validation set (excluded from compute).</summary>
     public double EvaluationSeconds { get; init; }

@@ -1,5 +1,6 @@
 // Benchmarks (issue 5): programs that print tables and write docs/benchmarks.md, not timed unit tests.
 //   dotnet run -c Release --project src/Benchmarks/DiLoCo.Benchmarks -- quality [--quick|--full] [--out docs/benchmarks]
+//   ... -- overlap: utilisation under the simulated link and the bandwidth needed per target utilisation
 using System.Diagnostics;
 using System.Text.Json;
 using DiLoCo.Benchmarks;
@@ -43,8 +44,20 @@ switch (mode)
         Console.WriteLine(section);
         break;
     }
+    case "overlap":
+    {
+        var results = OverlapBenchmark.Run(settings.Workers, settings.GlobalBatch);
+        File.WriteAllText(Path.Combine(output, "overlap.json"), JsonSerializer.Serialize(results, new JsonSerializerOptions
+        {
+            WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        }));
+        string section = OverlapBenchmark.Document(results, settings.Workers, settings.GlobalBatch, machine, commit);
+        File.WriteAllText(Path.Combine(output, "overlap.md"), section);
+        Console.WriteLine(section);
+        break;
+    }
     default:
-        Console.Error.WriteLine($"Unknown benchmark '{mode}'. Use: quality|quality-tables|speed [--quick|--full] [--steps N] [--out DIR] [--commit SHA].");
+        Console.Error.WriteLine($"Unknown benchmark '{mode}'. Use: quality|quality-tables|overlap|speed [--quick|--full] [--steps N] [--out DIR] [--commit SHA].");
         return 2;
 }
 return 0;

@@ -109,14 +109,22 @@ internal sealed partial class DiLoCoWorker : IDisposable
     public void AfterInnerStep(long t)
     {
         if (_settings.Algorithm == TrainingAlgorithm.DataParallel) return;
-        if (_settings.Schedule.IsLaunchStep(t)) Launch(t);              // (t + τ) mod Δt == 0
-        if (_inflight is not null && t == _inflight.ApplyStep) Apply(); // t == launch + τ
+        if (_settings.Schedule.IsLaunchStep(t)) Timed(() => { Launch(t); return 0; }); // (t + τ) mod Δt == 0
+        if (_inflight is not null && t == _inflight.ApplyStep) Timed(Apply);                // t == launch + τ
+    }
+
+    /// <summary>Adds the seconds <paramref name="sync"/> took, less the seconds it reports blocked on the exchange, to SyncSeconds.</summary>
+    private void Timed(Func<double> sync)
+    {
+        var started = Stopwatch.GetTimestamp();
+        double waited = sync();
+        Statistics.SyncSeconds += Stopwatch.GetElapsedTime(started).TotalSeconds - waited;
     }
 
     /// <summary>At the end: apply what is in flight.</summary>
     public void Finish()
     {
-        if (_inflight is not null) Apply();
+        if (_inflight is not null) Timed(Apply);
     }
 
     /// <summary>One inner step on the replica's next batch; returns the seconds spent waiting on the collective.</summary>
@@ -173,8 +181,9 @@ internal sealed partial class DiLoCoWorker : IDisposable
         _inflight = new InFlightSync(p, t, _settings.Schedule.ApplyStepOf(t), exchange, finished, () => exchangeSeconds, sentBefore, receivedBefore);
     }
 
-    /// <summary>Δ̄ ← mean of the dequantised payloads in rank order; outer Nesterov step on θ̂[p]; merge θ_m[p] with α.</summary>
-    private void Apply()
+    /// <summary>Δ̄ ← mean of the dequantised payloads in rank order; outer Nesterov step on θ̂[p]; merge θ_m[p] with α.
+    /// Returns the seconds spent blocked waiting for the exchange.</summary>
+    private double Apply()
     {
         var sync = _inflight!;
         _inflight = null;
@@ -212,6 +221,7 @@ internal sealed partial class DiLoCoWorker : IDisposable
         long sent = 0, got = 0;
         if (_collective is MeteredCollective metered) { sent = metered.BytesSent - sync.SentBefore; got = metered.BytesReceived - sync.ReceivedBefore; }
         Statistics.Syncs.Add(new SyncRecord(sync.LaunchStep, sync.ApplyStep, sync.Fragment, sent, got, sync.ExchangeSeconds(), waited));
+        return waited;
     }
 
     /// <summary>

@@ -16,6 +16,10 @@ internal sealed class WorkerStatistics
 
     public long Tokens { get; set; }
 
+    /// <summary>Seconds spent in the outer sync's own work (launch: difference and encoding; apply: decoding, averaging,
+    /// the outer step and the merge), not counting the time blocked waiting for the exchange.</summary>
+    public double SyncSeconds { get; set; }
+
     /// <summary>Contributions left out of a sync because they held NaN or infinity (NonFiniteValuePolicy.SkipContribution), as seen by this worker.</summary>
     public long SkippedContributions { get; set; }
 

@@ -49,6 +49,9 @@ public sealed class FitTests
             $"FP4 Streaming DiLoCo should send about 8H = {8 * options.InnerSteps}× less than data-parallel; got {report.CommunicationReduction:F0}×");
         Assert.IsTrue(report.LargestMessageBytes < report.ParameterCount, "the largest message is one fragment in 4 bits, far below the model in FP32");
         Assert.IsTrue(report.ComputeUtilisation is > 0 and <= 1.0001, $"utilisation {report.ComputeUtilisation}");
+        // 16 syncs did real work (difference, FP4 encoding, averaging, outer step, merge), far less than the 160 inner steps.
+        Assert.IsTrue(report.Workers.All(w => w.SyncSeconds > 0), "every worker timed its sync work");
+        Assert.IsTrue(report.SyncOverhead is > 0 and < 0.5, $"sync overhead {report.SyncOverhead:P2} of compute");
         StringAssert.Contains(report.ToJson(), "\"CommunicationReduction\"");
 
         // Transform adds the score columns; their token-weighted loss is close to the report's validation loss.
