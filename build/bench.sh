@@ -2,6 +2,7 @@
 # Benchmarks (issue 5): programs that print tables and write docs/benchmarks/*.md, *.json, *.csv.
 #   bash build/bench.sh quality [--quick|--full]     quality and bytes of every method (quick: minutes; full: hours)
 #   bash build/bench.sh speed                        inner-step tokens/s beside PyTorch (needs python3-torch)
+#   bash build/bench.sh overlap                      utilisation under a simulated link; bandwidth needed per utilisation (~8 min)
 # Run on an otherwise idle machine: timings are only comparable when nothing else holds a core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
