@@ -87,16 +87,8 @@ public static class TextDocumentSource
             ReadMultilines = true,
             Columns = new[] { new Microsoft.ML.Data.TextLoader.Column("Text", DataKind.String, index) },
         });
-        var rows = new List<string>();
-        using var cursor = view.GetRowCursor(view.Schema);
-        var getter = cursor.GetGetter<ReadOnlyMemory<char>>(view.Schema["Text"]);
-        ReadOnlyMemory<char> value = default;
-        while (cursor.MoveNext())
-        {
-            getter(ref value);
-            rows.Add(value.ToString());
-        }
-        return rows;
+        // Empty rows are dropped here and by Read alike.
+        return Data.TextColumnReader.ReadDocuments(view, "Text");
     }
 
     /// <summary>A row of one text column (renamed by the schema definition).</summary>
