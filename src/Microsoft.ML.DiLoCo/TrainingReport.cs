@@ -7,12 +7,15 @@ namespace Microsoft.ML.DiLoCo;
 public sealed record ValidationPoint(long Step, double Loss, double Perplexity, long Tokens);
 
 /// <summary>What one worker sent, received and spent.</summary>
-/// <param name="ComputeUtilisation">Compute time over the worker's training wall time (evaluation excluded).</param>
+/// <param name="WallSeconds">The worker's training wall time, evaluation and progress callbacks excluded.</param>
 /// <param name="SyncSeconds">Seconds of the outer sync's own work (launch and apply: difference, encoding, decoding, averaging,
 /// outer step, merge), excluding the time blocked waiting for the exchange; 0 in data-parallel mode.</param>
 public sealed record WorkerCost(int Worker, long BytesSent, long BytesReceived, long LargestMessageBytes,
-    double ComputeSeconds, double CommunicationWaitSeconds, long Tokens, double WallSeconds, double ComputeUtilisation,
-    double SyncSeconds = 0);
+    double ComputeSeconds, double CommunicationWaitSeconds, long Tokens, double WallSeconds, double SyncSeconds = 0)
+{
+    /// <summary>Compute time over the worker's training wall time (evaluation excluded): 1 when it never waited.</summary>
+    public double ComputeUtilisation => WallSeconds <= 0 ? double.NaN : ComputeSeconds / WallSeconds;
+}
 
 /// <summary>
 /// What a training run did and what it cost: losses, validation of θ̂, every sync, bytes on the wire beside the

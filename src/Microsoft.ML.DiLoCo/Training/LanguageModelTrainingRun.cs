@@ -113,7 +113,7 @@ internal static class LanguageModelTrainingRun
             var mine = workers.Select((w, l) => new WorkerNumbers(
                 new WorkerCost(first + l, metered[l].BytesSent, metered[l].BytesReceived, metered[l].LargestMessageBytes,
                     w.Statistics.ComputeSeconds, w.Statistics.CommunicationWaitSeconds, w.Statistics.Tokens,
-                    w.Statistics.WallSeconds - w.Statistics.ObserverSeconds, w.Statistics.ComputeUtilisation, w.Statistics.SyncSeconds),
+                    w.Statistics.WallSeconds - w.Statistics.ObserverSeconds, w.Statistics.SyncSeconds),
                 w.Statistics.Losses.ToArray())).ToArray();
             var everyone = collectives.Mpi is null ? mine : GatherWorkerNumbers(collectives.Mpi, mine, ref points, ref evaluationSeconds);
 

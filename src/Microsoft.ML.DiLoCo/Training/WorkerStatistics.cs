@@ -28,7 +28,4 @@ internal sealed class WorkerStatistics
 
     /// <summary>Seconds spent in the after-step callback (evaluation, progress): not training, excluded from utilisation.</summary>
     public double ObserverSeconds { get; set; }
-
-    /// <summary>Compute over (wall − observer) time: 1 when the worker never waited.</summary>
-    public double ComputeUtilisation => WallSeconds - ObserverSeconds <= 0 ? double.NaN : ComputeSeconds / (WallSeconds - ObserverSeconds);
 }
