@@ -58,7 +58,7 @@ try
         sha.TransformBlock(bytes, 0, bytes.Length, null, 0);
     }
     sha.TransformFinalBlock(Array.Empty<byte>(), 0, 0);
-    Console.WriteLine(JsonSerializer.Serialize(new
+    RankOutput.WriteLine(JsonSerializer.Serialize(new
     {
         rank = report.Rank,
         ranks = report.Ranks,
@@ -81,7 +81,7 @@ try
 }
 catch (Exception e)
 {
-    Console.WriteLine(JsonSerializer.Serialize(new { error = e.GetType().Name, message = e.Message }));
+    RankOutput.WriteLine(JsonSerializer.Serialize(new { error = e.GetType().Name, message = e.Message }));
     return 3;
 }
 
@@ -128,7 +128,7 @@ internal static class AllGatherCheck
             for (int r = 0; r < collective.Size; r++)
                 ok &= rounds[round][r].Span.SequenceEqual(Payload(r, round));
         collective.BarrierAsync().GetAwaiter().GetResult();
-        Console.WriteLine(JsonSerializer.Serialize(new
+        RankOutput.WriteLine(JsonSerializer.Serialize(new
         {
             rank = collective.Rank,
             size = collective.Size,
@@ -166,7 +166,7 @@ internal static class ExchangeTiming
         }
         long outbound = (long)bytes * (collective.Size - 1);
         double predicted = bandwidthBits > 0 ? link.LatencySeconds + link.SerializationSeconds(outbound) : double.NaN;
-        Console.WriteLine(JsonSerializer.Serialize(new
+        RankOutput.WriteLine(JsonSerializer.Serialize(new
         {
             rank = collective.Rank,
             size = collective.Size,
