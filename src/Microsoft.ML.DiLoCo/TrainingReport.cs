@@ -6,6 +6,14 @@ namespace Microsoft.ML.DiLoCo;
 /// <summary>A validation loss of the outer parameters θ̂.</summary>
 public sealed record ValidationPoint(long Step, double Loss, double Perplexity, long Tokens);
 
+/// <summary>
+/// Validation loss at the end of training of what else could have been returned instead of θ̂ (the paper's Table 3):
+/// worker 0's live replica θ_0 and the parameter average of the workers' replicas, on the same validation windows as
+/// <see cref="TrainingReport.Validation"/>.
+/// </summary>
+/// <param name="Replicas">How many replicas the average covers (this process's workers).</param>
+public sealed record ReplicaValidation(double Replica0Loss, double ReplicaMeanLoss, int Replicas);
+
 /// <summary>What one worker sent, received and spent.</summary>
 /// <param name="WallSeconds">The worker's training wall time, evaluation and progress callbacks excluded.</param>
 /// <param name="SyncSeconds">Seconds of the outer sync's own work (launch and apply: difference, encoding, decoding, averaging,
@@ -43,6 +51,11 @@ public sealed class TrainingReport
 
     /// <summary>Validation loss of the outer parameters over time (empty without a validation set).</summary>
     public IReadOnlyList<ValidationPoint> Validation { get; init; } = Array.Empty<ValidationPoint>();
+
+    /// <summary>Validation loss of worker 0's replica and of the replicas' average at the end, beside θ̂'s last
+    /// <see cref="Validation"/> point; null for data-parallel training (the replicas are θ̂), without a validation set, and
+    /// under MPI (each rank holds only its own replicas).</summary>
+    public ReplicaValidation? Replicas { get; init; }
 
     /// <summary>Every sync as seen by worker 0 (all workers run the same schedule).</summary>
     public IReadOnlyList<SyncRecord> Syncs { get; init; } = Array.Empty<SyncRecord>();

@@ -109,6 +109,8 @@ internal static class LanguageModelTrainingRun
 
             CopyInto(workers[0].OuterParameters, result); // the fitted model is θ̂ (the paper's Table 3: best)
             Evaluate(o.TrainingSteps);
+            var replicas = evaluator is null || o.Algorithm == TrainingAlgorithm.DataParallel || collectives.Mpi is not null
+                ? null : EvaluateReplicas(workers, o.Model, vocabularySize, evaluator, ref evaluationSeconds);
 
             var mine = workers.Select((w, l) => new WorkerNumbers(
                 new WorkerCost(first + l, metered[l].BytesSent, metered[l].BytesReceived, metered[l].LargestMessageBytes,
@@ -133,6 +135,7 @@ internal static class LanguageModelTrainingRun
                 MeanInnerLoss = Enumerable.Range(0, o.TrainingSteps).Select(t => everyone.Average(w => w.Losses[t])).Select(x => (float)x).ToArray(),
                 InnerLossPerWorker = everyone.Select(w => (IReadOnlyList<float>)w.Losses).ToArray(),
                 Validation = points,
+                Replicas = replicas,
                 Syncs = workers[0].Statistics.Syncs.ToArray(),
                 SkippedContributions = workers[0].Statistics.SkippedContributions,
                 Workers = everyone.Select(w => w.Cost).ToArray(),
@@ -171,6 +174,31 @@ internal static class LanguageModelTrainingRun
         points = gathered[0].Validation;
         evaluationSeconds = gathered[0].EvaluationSeconds;
         return gathered.SelectMany(g => g.Workers).ToArray();
+    }
+
+    /// <summary>The paper's Table 3 comparison: the loss of replica 0 and of the replicas' parameter mean, on θ̂'s validation windows.</summary>
+    private static ReplicaValidation EvaluateReplicas(DiLoCoWorker[] workers, TransformerOptions shape, int vocabularySize,
+        ValidationEvaluator evaluator, ref double evaluationSeconds)
+    {
+        var started = Stopwatch.GetTimestamp();
+        using var probe = new TransformerLanguageModel(shape, vocabularySize);
+        CopyInto(workers[0].ReplicaParameters, probe);
+        double replica0 = evaluator.Evaluate(probe, CPU);
+        using (no_grad())
+        {
+            var parameters = probe.parameters().ToArray();
+            for (int i = 0; i < parameters.Length; i++)
+            {
+                using var scope = NewDisposeScope();
+                parameters[i].zero_();
+                // Summed in worker order in FP32, then divided: the same mean whatever the threads did.
+                foreach (var w in workers) parameters[i].add_(w.ReplicaParameters[i].to(ScalarType.Float32, CPU));
+                parameters[i].div_(workers.Length);
+            }
+        }
+        double mean = evaluator.Evaluate(probe, CPU);
+        evaluationSeconds += Stopwatch.GetElapsedTime(started).TotalSeconds;
+        return new ReplicaValidation(replica0, mean, workers.Length);
     }
 
     private static void CopyInto(IReadOnlyList<Tensor> source, TransformerLanguageModel target)

@@ -54,6 +54,13 @@ public sealed class FitTests
         Assert.IsTrue(report.SyncOverhead is > 0 and < 0.5, $"sync overhead {report.SyncOverhead:P2} of compute");
         StringAssert.Contains(report.ToJson(), "\"CommunicationReduction\"");
 
+        // The paper's Table 3 comparison: replica 0 and the replicas' mean, evaluated on the same windows as θ̂.
+        var replicas = report.Replicas!;
+        Assert.AreEqual(2, replicas.Replicas);
+        Assert.IsTrue(replicas.Replica0Loss < 0.5 * uniform && replicas.ReplicaMeanLoss < 0.5 * uniform, $"replicas learned too: {replicas}");
+        Assert.AreNotEqual(replicas.Replica0Loss, replicas.ReplicaMeanLoss, "two workers on different shards drift apart between syncs");
+        Assert.AreNotEqual(report.Validation[^1].Loss, replicas.Replica0Loss, "θ̂ is not a replica");
+
         // Transform adds the score columns; their token-weighted loss is close to the report's validation loss.
         var scored = ml.Data.CreateEnumerable<SyntheticText.ScoredRow>(model.Transform(valid), reuseRowObject: false).ToArray();
         Assert.AreEqual(8, scored.Length);
@@ -88,6 +95,20 @@ public sealed class FitTests
     }
 
     [TestMethod]
+    public void WithOneWorkerTheReplicaMeanIsReplicaZero()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = ml.Data.LoadFromEnumerable(SyntheticText.Documents(20, 10, seed: 3));
+        var valid = ml.Data.LoadFromEnumerable(SyntheticText.Documents(4, 10, seed: 4));
+        var options = SmallOptions(valid);
+        options.NumberOfWorkers = 1;
+        options.TrainingSteps = 30;
+        var replicas = ml.LanguageModeling().Trainers.StreamingDiLoCo(options).Fit(train).TrainingReport!.Replicas!;
+        Assert.AreEqual(1, replicas.Replicas);
+        Assert.AreEqual(replicas.Replica0Loss, replicas.ReplicaMeanLoss, "the mean of one replica is that replica");
+    }
+
+    [TestMethod]
     [DataRow(TrainingAlgorithm.DataParallel)]
     [DataRow(TrainingAlgorithm.DiLoCo)]
     public void BaselinesTrainThroughTheSameApi(TrainingAlgorithm algorithm)
@@ -102,6 +123,7 @@ public sealed class FitTests
         if (algorithm == TrainingAlgorithm.DataParallel)
         {
             Assert.AreEqual(0, report.Syncs.Count);
+            Assert.IsNull(report.Replicas, "data-parallel replicas are the model itself");
             Assert.AreEqual(report.DataParallelBytesSentPerWorker, report.BytesSentPerWorker, "data-parallel sends exactly its own formula");
         }
         else
