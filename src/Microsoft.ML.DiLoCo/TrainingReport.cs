@@ -11,6 +11,8 @@ public sealed record ValidationPoint(long Step, double Loss, double Perplexity, 
 /// worker 0's live replica θ_0 and the parameter average of the workers' replicas, on the same validation windows as
 /// <see cref="TrainingReport.Validation"/>.
 /// </summary>
+/// <param name="Replica0Loss">Validation loss of worker 0's live parameters θ_0.</param>
+/// <param name="ReplicaMeanLoss">Validation loss of the element-wise mean of the workers' live parameters.</param>
 /// <param name="Replicas">How many replicas the average covers (this process's workers).</param>
 public sealed record ReplicaValidation(double Replica0Loss, double ReplicaMeanLoss, int Replicas);
 

@@ -9,47 +9,82 @@ internal static class BenchmarkDocument
     public static string Quality(IReadOnlyList<QualityResult> results, BenchmarkSettings settings, string machine, string commit)
     {
         var text = new StringBuilder();
-        text.AppendLine("## Quality and communication");
+        text.AppendLine($"## Quality and communication ({settings.Name}: {settings.Steps} steps)");
         text.AppendLine();
         text.AppendLine($"State of the Union, byte level, held-out speeches (every 10th). Model: 4 layers, width 128, 4 heads, context 128 " +
-                        $"(842,624 parameters). {settings.Workers} workers, global batch {settings.GlobalBatch} sequences, {settings.Steps} steps " +
-                        $"for every row (same tokens), P = 4 fragments (non-block + 3 strided block fragments), H = {settings.InnerSteps} unless " +
-                        $"the row says otherwise. Inner learning rate grid {string.Join(", ", settings.LearningRates.Select(l => l.ToString("G3", CultureInfo.InvariantCulture)))} " +
-                        $"(the same for every row; the best mean per row is shown). Seeds: {settings.Seeds} for the headline rows, 1 for the others. " +
-                        $"Validation on {settings.ValidationTokens:N0} evenly spaced held-out tokens, evaluated on the outer parameters θ̂.");
+                        $"(842,624 parameters). {settings.Workers} workers (the M = 4 row: 4, each with a quarter of the batch), global batch " +
+                        $"{settings.GlobalBatch} sequences, {settings.Steps} steps for every row (same tokens), P = 4 fragments (non-block + 3 strided " +
+                        $"block fragments), H = {settings.InnerSteps} unless the row says otherwise. Inner learning rate grid " +
+                        $"{string.Join(", ", settings.LearningRates.Select(l => l.ToString("G3", CultureInfo.InvariantCulture)))} " +
+                        $"(the same for every row; the best mean per row is shown), warmup {Math.Min(100, settings.Steps / 10)} steps then cosine. " +
+                        $"Seeds: {settings.Seeds} for the headline rows (bold), 1 for the others. Validation on {settings.ValidationTokens:N0} evenly spaced " +
+                        $"held-out tokens, evaluated on the outer parameters θ̂. Command: `bash build/bench.sh quality --{settings.Name}`.");
         text.AppendLine($"Machine: {machine}. Commit: {commit}.");
         text.AppendLine();
         var best = results.GroupBy(r => r.Row)
             .Select(g => g.GroupBy(r => r.InnerLearningRate).OrderBy(l => l.Average(r => r.FinalValidationLoss)).First().ToList())
             .ToList();
-        double dp = best.First(g => g[0].Row.StartsWith("Data-parallel", StringComparison.Ordinal)).Average(r => r.FinalValidationLoss);
+        var dpRuns = best.FirstOrDefault(g => g[0].Row.StartsWith("Data-parallel", StringComparison.Ordinal));
+        double dp = dpRuns?.Average(r => r.FinalValidationLoss) ?? double.NaN;
         long dpBytes = results[0].DataParallelBytesSentPerWorker;
-        text.AppendLine("| method | seeds | inner lr | validation loss (nats/byte) | gap to data-parallel | bytes sent per worker | vs DP FP32 | vs DP BF16 | largest message | syncs |");
-        text.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+        text.AppendLine("| method | seeds | inner lr | validation loss (nats/byte) | gap to data-parallel | bytes sent per worker | received | vs DP FP32 | vs DP BF16 | largest message | syncs |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var g in best)
         {
-            double mean = g.Average(r => r.FinalValidationLoss);
-            double std = g.Count > 1 ? Math.Sqrt(g.Sum(r => (r.FinalValidationLoss - mean) * (r.FinalValidationLoss - mean)) / (g.Count - 1)) : 0;
+            var (mean, std) = MeanAndStd(g.Select(r => r.FinalValidationLoss));
             long bytes = g[0].BytesSentPerWorker;
-            string ratio = bytes == 0 ? "—" : Ratio((double)dpBytes / bytes);
-            string ratioBf16 = bytes == 0 ? "—" : Ratio((double)dpBytes / 2 / bytes);
+            string ratio = bytes == 0 ? "—" : Ratio((double)g[0].DataParallelBytesSentPerWorker / bytes);
+            string ratioBf16 = bytes == 0 ? "—" : Ratio((double)g[0].DataParallelBytesSentPerWorker / 2 / bytes);
+            string name = g[0].Headline ? $"**{g[0].Row}**" : g[0].Row;
+            string received = g[0].BytesReceivedPerWorker == 0 && bytes != 0 ? "—" : g[0].BytesReceivedPerWorker.ToString("N0", CultureInfo.InvariantCulture);
             text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {g[0].Row} | {g.Count} | {g[0].InnerLearningRate:G3} | {mean:F4}{(g.Count > 1 ? $" ± {std:F4}" : "")} | {(mean - dp) / dp:+0.00%;-0.00%;0.00%} | {bytes:N0} | {ratio} | {ratioBf16} | {g[0].LargestMessageBytes:N0} | {g[0].Syncs} |"));
+                $"| {name} | {g.Count} | {g[0].InnerLearningRate:G3} | {mean:F4}{(g.Count > 1 ? $" ± {std:F4}" : "")} | {(mean - dp) / dp:+0.00%;-0.00%;0.00%} | {bytes:N0} | {received} | {ratio} | {ratioBf16} | {g[0].LargestMessageBytes:N0} | {g[0].Syncs} |"));
         }
         text.AppendLine();
-        text.AppendLine("The paper (C4, 35M–4B parameters) reports a loss gap to data-parallel of at most 0.02 at H = 30 and 0.05 at H = 100 " +
-                        "(≤ 1.5 %), shrinking with scale, and 400× fewer bits exchanged for the final method at 1B parameters.");
+        text.AppendLine("± is the sample standard deviation over seeds. Bytes: all-gather accounting (each worker's payload to each of the " +
+                        "M − 1 others); data-parallel sends the FP32 gradient every step (the BF16 column halves it). The M = 4 row's ratio is " +
+                        "against data-parallel with 4 workers. The paper (C4, 35M–4B parameters) reports a loss gap to data-parallel of at most " +
+                        "0.02 at H = 30 and 0.05 at H = 100 (≤ 1.5 %), shrinking with scale, M = 4 costing 0.02–0.08 more than M = 2, and 400× " +
+                        "fewer bits exchanged for the final method at 1B parameters.");
+        var withReplicas = best.Where(g => g.All(r => r.Replica0Loss is not null)).ToList();
+        if (withReplicas.Count > 0)
+        {
+            text.AppendLine();
+            text.AppendLine("### Outer parameters versus replicas (the paper's Table 3)");
+            text.AppendLine();
+            text.AppendLine("Validation loss at the end of the same runs, of θ̂ (the model the trainer returns), of worker 0's live replica θ_0 " +
+                            "and of the parameter average of all workers' replicas (`TrainingReport.Replicas`). The paper (1B, H = 100): θ̂ 2.67, " +
+                            "replica 2.77, replica average 2.68.");
+            text.AppendLine();
+            text.AppendLine("| method | seeds | θ̂ | replica 0 | replica mean |");
+            text.AppendLine("|---|---|---|---|---|");
+            foreach (var g in withReplicas)
+                text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| {g[0].Row} | {g.Count} | {g.Average(r => r.FinalValidationLoss):F4} | {g.Average(r => r.Replica0Loss!.Value):F4} | {g.Average(r => r.ReplicaMeanLoss!.Value):F4} |"));
+        }
+        string png = $"quality-{settings.Name}.png";
+        QualityPlot.Save(best.Select(g => g[0]).ToList(), Path.Combine(settings.OutputDirectory, png), settings);
+        text.AppendLine();
+        text.AppendLine($"![validation loss of θ̂ over steps, seed 1 of each row](benchmarks/{png})");
         return text.ToString();
+    }
+
+    private static (double Mean, double Std) MeanAndStd(IEnumerable<double> values)
+    {
+        var x = values.ToArray();
+        double mean = x.Average();
+        double std = x.Length > 1 ? Math.Sqrt(x.Sum(v => (v - mean) * (v - mean)) / (x.Length - 1)) : 0;
+        return (mean, std);
     }
 
     private static string Ratio(double x) => x >= 10 ? $"{x:N0}×" : string.Create(CultureInfo.InvariantCulture, $"{x:0.##}×");
 
     public static string QualityCsv(IEnumerable<QualityResult> results)
     {
-        var csv = new StringBuilder("row,seed,inner_lr,final_validation_loss,bytes_sent_per_worker,dp_bytes_sent_per_worker,largest_message,syncs,tokens_per_second,compute_utilisation,wall_seconds\n");
+        var csv = new StringBuilder("row,workers,seed,inner_lr,final_validation_loss,replica0_loss,replica_mean_loss,bytes_sent_per_worker,bytes_received_per_worker,dp_bytes_sent_per_worker,largest_message,syncs,tokens_per_second,compute_utilisation,wall_seconds\n");
         foreach (var r in results)
             csv.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"\"{r.Row}\",{r.Seed},{r.InnerLearningRate},{r.FinalValidationLoss:R},{r.BytesSentPerWorker},{r.DataParallelBytesSentPerWorker},{r.LargestMessageBytes},{r.Syncs},{r.TokensPerSecond:F0},{r.ComputeUtilisation:F4},{r.WallSeconds:F1}"));
+                $"\"{r.Row}\",{r.Workers},{r.Seed},{r.InnerLearningRate},{r.FinalValidationLoss:R},{r.Replica0Loss:R},{r.ReplicaMeanLoss:R},{r.BytesSentPerWorker},{r.BytesReceivedPerWorker},{r.DataParallelBytesSentPerWorker},{r.LargestMessageBytes},{r.Syncs},{r.TokensPerSecond:F0},{r.ComputeUtilisation:F4},{r.WallSeconds:F1}"));
         return csv.ToString();
     }
 }

@@ -8,8 +8,8 @@ using DiLoCo.Benchmarks;
 string mode = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "quality";
 string output = ArgumentAfter("--out") ?? "docs/benchmarks";
 Directory.CreateDirectory(output);
-var settings = args.Contains("--full") ? BenchmarkSettings.Full(output) : BenchmarkSettings.Quick(output);
-if (ArgumentAfter("--steps") is { } steps) settings = settings with { Steps = int.Parse(steps) };
+var settings = BenchmarkSettings.FromArguments(args, output);
+if (ArgumentAfter("--steps") is { } steps) settings = settings with { Name = $"{settings.Name}-{steps}", Steps = int.Parse(steps) };
 string machine = $"{Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}";
 string commit = Git("rev-parse --short HEAD");
 
@@ -18,19 +18,21 @@ switch (mode)
     case "quality":
     {
         var results = new QualityBenchmark(settings).Run();
-        File.WriteAllText(Path.Combine(output, "quality.json"), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
-        File.WriteAllText(Path.Combine(output, "quality.csv"), BenchmarkDocument.QualityCsv(results));
+        File.WriteAllText(Path.Combine(output, $"quality-{settings.Name}.json"), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
+        File.WriteAllText(Path.Combine(output, $"quality-{settings.Name}.csv"), BenchmarkDocument.QualityCsv(results));
         string section = BenchmarkDocument.Quality(results, settings, machine, commit);
-        File.WriteAllText(Path.Combine(output, "quality.md"), section);
+        File.WriteAllText(Path.Combine(output, $"quality-{settings.Name}.md"), section);
         Console.WriteLine(section);
         break;
     }
     case "quality-tables":
     {
-        // Re-renders the quality tables from a finished run's quality.json (no training).
-        var results = JsonSerializer.Deserialize<List<QualityResult>>(File.ReadAllText(Path.Combine(output, "quality.json")))!;
+        // Re-renders the quality tables from a run's quality-<tier>.json, or from the partial file of a run still going (no training).
+        string json = Path.Combine(output, $"quality-{settings.Name}.json");
+        if (args.Contains("--partial")) json = Path.Combine(output, $"quality-{settings.Name}-partial.json");
+        var results = JsonSerializer.Deserialize<List<QualityResult>>(File.ReadAllText(json))!;
         string section = BenchmarkDocument.Quality(results, settings, machine, ArgumentAfter("--commit") ?? commit);
-        File.WriteAllText(Path.Combine(output, "quality.md"), section);
+        File.WriteAllText(Path.Combine(output, $"quality-{settings.Name}.md"), section);
         Console.WriteLine(section);
         break;
     }

@@ -22,6 +22,8 @@ internal static class QualityMatrix
         new("final method, sequential fragments", o => { Streaming(o, h, tau: 1, alpha: 0.5f, WireFormat.Float4E3M0); o.FragmentPattern = FragmentPattern.Sequential; }),
         new("final method + error feedback", o => { Streaming(o, h, tau: 1, alpha: 0.5f, WireFormat.Float4E3M0); o.ErrorFeedback = true; }),
         new("final method, H = 100", o => Streaming(o, 100, tau: 1, alpha: 0.5f, WireFormat.Float4E3M0), Headline: true),
+        // M = 4 with the same global batch: each worker takes a quarter of it.
+        new("final method, M = 4", o => { Streaming(o, h, tau: 1, alpha: 0.5f, WireFormat.Float4E3M0); o.BatchSize = o.BatchSize * o.NumberOfWorkers / 4; o.NumberOfWorkers = 4; }),
     };
 
     private static void Streaming(StreamingDiLoCoTrainer.Options o, int h, int tau, float alpha, WireFormat format)
