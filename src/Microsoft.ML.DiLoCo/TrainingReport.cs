@@ -35,7 +35,7 @@ public sealed class TrainingReport
     public string[] FragmentNames { get; init; } = Array.Empty<string>();
     public long[] FragmentSizes { get; init; } = Array.Empty<long>();
 
-    /// <summary>Mean inner loss over workers at each step (index 0 = step 1).</summary>
+    /// <summary>Mean inner loss over workers at each step (index 0 = step 1); over the live workers after a worker was dropped.</summary>
     public IReadOnlyList<float> MeanInnerLoss { get; init; } = Array.Empty<float>();
 
     /// <summary>Inner loss per worker per step: [worker][step − 1].</summary>
@@ -52,6 +52,11 @@ public sealed class TrainingReport
     /// <summary>Contributions (pseudo-gradients, or gradients in data-parallel mode) left out of a sync because they held NaN or
     /// infinity, under <see cref="NonFiniteValuePolicy.SkipContribution"/>; 0 otherwise.</summary>
     public long SkippedContributions { get; init; }
+
+    /// <summary>Workers dropped after their step threw, under <see cref="WorkerFailurePolicy.Continue"/>, in the order they failed
+    /// (empty otherwise). A dropped worker's <see cref="InnerLossPerWorker"/> is NaN from its failed step on, and
+    /// <see cref="MeanInnerLoss"/> averages the workers still training at each step.</summary>
+    public IReadOnlyList<WorkerFailure> WorkerFailures { get; init; } = Array.Empty<WorkerFailure>();
 
     /// <summary>Most bytes any worker sent (all-gather accounting: its payload to each of the M − 1 others).</summary>
     public long BytesSentPerWorker => Workers.Count == 0 ? 0 : Workers.Max(w => w.BytesSent);
