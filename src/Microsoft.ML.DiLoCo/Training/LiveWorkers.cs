@@ -171,6 +171,12 @@ internal sealed class LiveWorkers
         return note is null ? e : new WorkerFailedException(e.Worker, e.Step, e.InnerException!, note);
     }
 
+    /// <summary>Logs the checkpoint note (for a failure whose exception is thrown unchanged).</summary>
+    public void LogCheckpointNote()
+    {
+        if (CheckpointNote?.Invoke() is { } note) _log?.Invoke(note);
+    }
+
     private int LeadLocked()
     {
         for (int l = 0; l < _dropped.Length; l++) if (!_dropped[l]) return l;

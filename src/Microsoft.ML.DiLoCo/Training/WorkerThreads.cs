@@ -35,6 +35,11 @@ internal static class WorkerThreads
         {
             throw live.WithCheckpointNote(e); // once every thread has stopped, no checkpoint is still being written
         }
+        catch (TrainingDivergedException)
+        {
+            live.LogCheckpointNote(); // its message is its own: the checkpoint to resume from goes to the log
+            throw;
+        }
         live.ThrowIfNoneLeft();
     }
 
