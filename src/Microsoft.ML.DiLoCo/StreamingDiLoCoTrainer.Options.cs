@@ -120,6 +120,17 @@ public sealed partial class StreamingDiLoCoTrainer
         public NonFiniteValuePolicy NonFiniteValuePolicy = NonFiniteValuePolicy.Stop;
 
         /// <summary>
+        /// What to do when a worker's step throws (out of memory, a device error, a <see cref="TrainingDivergedException"/>, …):
+        /// <see cref="WorkerFailurePolicy.Fail"/> (default) stops training with an exception naming the worker, the step and the cause;
+        /// <see cref="WorkerFailurePolicy.Continue"/> drops that worker and finishes with the others (in-process transport only), listing
+        /// it in <see cref="TrainingReport.WorkerFailures"/>. May change when resuming from a checkpoint. See docs/reliability.md.
+        /// </summary>
+        public WorkerFailurePolicy OnWorkerFailure = WorkerFailurePolicy.Fail;
+
+        /// <summary>Test hook: given (worker, step), an exception that worker's step throws instead of running, or null.</summary>
+        internal Func<int, long, Exception?>? InjectedWorkerFault { get; set; }
+
+        /// <summary>
         /// In-process threads (default) or MPI ranks. Under <see cref="Transport.Mpi"/> each rank runs <see cref="NumberOfWorkers"/>
         /// workers (M = ranks × NumberOfWorkers), shards the data by global worker index, and ends with the same θ̂ as every other rank.
         /// </summary>

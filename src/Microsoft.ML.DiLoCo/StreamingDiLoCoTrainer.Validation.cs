@@ -42,6 +42,11 @@ public sealed partial class StreamingDiLoCoTrainer
         NonNegativeFinite(o.ExchangeTimeoutSeconds, nameof(Options.ExchangeTimeoutSeconds), "0 = wait forever");
         NonNegativeFinite(o.LinkBandwidthBitsPerSecond, nameof(Options.LinkBandwidthBitsPerSecond), "0 = no simulated link");
         NonNegativeFinite(o.LinkLatencyMilliseconds, nameof(Options.LinkLatencyMilliseconds), "0 = none");
+        if (!Enum.IsDefined(o.OnWorkerFailure))
+            throw new ArgumentOutOfRangeException(nameof(Options.OnWorkerFailure), o.OnWorkerFailure, "Unknown policy: Fail or Continue.");
+        if (o.OnWorkerFailure == WorkerFailurePolicy.Continue && o.Transport == Transport.Mpi)
+            throw new ArgumentException("OnWorkerFailure = Continue is supported in-process only (Transport = InProcess): the MPI transport " +
+                                        "cannot shrink its group, so a failed rank stops the job; use OnWorkerFailure = Fail with MPI.", nameof(Options.OnWorkerFailure));
         if (o.Transport == Transport.Mpi && !Communication.MpiRuntime.IsLaunchedByMpi)
             throw new ArgumentException($"Transport = Mpi but this process was not started by an MPI launcher: {Communication.MpiRuntime.LaunchHint}. " +
                                         "To train on threads of this process, use Transport = InProcess.", nameof(Options.Transport));

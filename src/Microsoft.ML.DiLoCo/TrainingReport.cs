@@ -11,9 +11,9 @@ public sealed record ValidationPoint(long Step, double Loss, double Perplexity, 
 /// worker 0's live replica θ_0 and the parameter average of the workers' replicas, on the same validation windows as
 /// <see cref="TrainingReport.Validation"/>.
 /// </summary>
-/// <param name="Replica0Loss">Validation loss of worker 0's live parameters θ_0.</param>
+/// <param name="Replica0Loss">Validation loss of worker 0's live parameters θ_0 (after worker failures: the lowest live worker's).</param>
 /// <param name="ReplicaMeanLoss">Validation loss of the element-wise mean of the workers' live parameters.</param>
-/// <param name="Replicas">How many replicas the average covers (this process's workers).</param>
+/// <param name="Replicas">How many replicas the average covers (this process's workers still training at the end).</param>
 public sealed record ReplicaValidation(double Replica0Loss, double ReplicaMeanLoss, int Replicas);
 
 /// <summary>What one worker sent, received and spent.</summary>
@@ -45,7 +45,7 @@ public sealed class TrainingReport
     public string[] FragmentNames { get; init; } = Array.Empty<string>();
     public long[] FragmentSizes { get; init; } = Array.Empty<long>();
 
-    /// <summary>Mean inner loss over workers at each step (index 0 = step 1).</summary>
+    /// <summary>Mean inner loss over workers at each step (index 0 = step 1); over the live workers after a worker was dropped.</summary>
     public IReadOnlyList<float> MeanInnerLoss { get; init; } = Array.Empty<float>();
 
     /// <summary>Inner loss per worker per step: [worker][step − 1].</summary>
@@ -67,6 +67,11 @@ public sealed class TrainingReport
     /// <summary>Contributions (pseudo-gradients, or gradients in data-parallel mode) left out of a sync because they held NaN or
     /// infinity, under <see cref="NonFiniteValuePolicy.SkipContribution"/>; 0 otherwise.</summary>
     public long SkippedContributions { get; init; }
+
+    /// <summary>Workers dropped after their step threw, under <see cref="WorkerFailurePolicy.Continue"/>, in the order they failed
+    /// (empty otherwise). A dropped worker's <see cref="InnerLossPerWorker"/> is NaN from its failed step on, and
+    /// <see cref="MeanInnerLoss"/> averages the workers still training at each step.</summary>
+    public IReadOnlyList<WorkerFailure> WorkerFailures { get; init; } = Array.Empty<WorkerFailure>();
 
     /// <summary>Most bytes any worker sent (all-gather accounting: its payload to each of the M − 1 others).</summary>
     public long BytesSentPerWorker => Workers.Count == 0 ? 0 : Workers.Max(w => w.BytesSent);

@@ -20,6 +20,7 @@ internal static class OptionsFingerprint
         nameof(StreamingDiLoCoTrainer.Options.EvaluationInterval),
         nameof(StreamingDiLoCoTrainer.Options.LinkBandwidthBitsPerSecond),
         nameof(StreamingDiLoCoTrainer.Options.LinkLatencyMilliseconds),
+        nameof(StreamingDiLoCoTrainer.Options.OnWorkerFailure), // what a failure does, not what training computes
         nameof(StreamingDiLoCoTrainer.Options.Seed),
         "effective seed",
     };

@@ -30,6 +30,8 @@ internal sealed class RunCheckpoints
     private readonly long[] _completed;
     private long _stopAt = -1;
     private string? _lastWritten;
+    private long _droppedAt = long.MaxValue; // the first step with a worker dropped (OnWorkerFailure = Continue): no checkpoint from there
+    private string? _dropped;
 
     public RunCheckpoints(StreamingDiLoCoTrainer.Options options, IReadOnlyList<DiLoCoWorker> workers, SyncSchedule? schedule,
         string fingerprint, int seed, int firstWorker, List<ValidationPoint> points, Action<string>? log)
@@ -49,6 +51,30 @@ internal sealed class RunCheckpoints
 
     /// <summary>Test hook: called with each checkpoint's path once it is on disk.</summary>
     internal Action<string>? Written { get; set; }
+
+    /// <summary>The path of the newest checkpoint this run wrote, or null.</summary>
+    public string? LastWritten
+    {
+        get { lock (_gate) return _lastWritten; }
+    }
+
+    /// <summary>
+    /// Worker <paramref name="worker"/> was dropped at step <paramref name="step"/> (OnWorkerFailure = Continue). A checkpoint holds every
+    /// worker, so none is written for that step or later; those of earlier steps still complete (the dropped worker's part of them
+    /// was captured before it failed).
+    /// </summary>
+    public void WorkerDropped(int worker, long step)
+    {
+        lock (_gate)
+        {
+            if (step >= _droppedAt) return;
+            _droppedAt = step;
+            _dropped = $"worker {worker} was dropped at step {step}";
+            foreach (long s in _pending.Keys.Where(s => s >= step).ToArray()) _pending.Remove(s);
+        }
+        _log?.Invoke($"No checkpoint is written from step {step} on: worker {worker} was dropped and a checkpoint holds every worker. " +
+                     $"The newest checkpoint is {LastWritten ?? "(none)"}.");
+    }
 
     /// <summary>The newest valid checkpoint of <c>CheckpointDirectory</c>, or null (no folder, no checkpoint, or checkpoints off).</summary>
     public static (TrainingCheckpoint Checkpoint, string Path)? LoadNewest(StreamingDiLoCoTrainer.Options o, Action<string>? log) =>
@@ -132,13 +158,17 @@ internal sealed class RunCheckpoints
         }
         if (!stopHere && t % _interval != 0) return;
 
-        Deposit(local, t);
+        bool written;
+        lock (_gate) written = t < _droppedAt;
+        if (written) Deposit(local, t);
         if (!stopHere) return;
         collective.AllGatherAsync(ReadOnlyMemory<byte>.Empty).GetAwaiter().GetResult(); // every part is in, the file is written
-        string where;
-        lock (_gate) where = _lastWritten ?? "(none)";
+        string where, dropped;
+        lock (_gate) { where = _lastWritten ?? "(none)"; dropped = _dropped ?? ""; written = t < _droppedAt; }
         throw new OperationCanceledException(
-            $"Training was cancelled after step {t} of {_options.TrainingSteps}; the checkpoint {where} holds it. " +
+            (written
+                ? $"Training was cancelled after step {t} of {_options.TrainingSteps}; the checkpoint {where} holds it. "
+                : $"Training was cancelled after step {t} of {_options.TrainingSteps}; no checkpoint was written since {dropped}: the newest is {where}. ") +
             "Fit again with the same options and CheckpointDirectory to resume.", _options.CancellationToken);
     }
 

@@ -8,7 +8,9 @@ namespace Microsoft.ML.DiLoCo.Communication;
 /// Each endpoint numbers its own calls: its n-th <see cref="AllGatherAsync"/> takes part in round n, which
 /// completes once every member has made its n-th call. Rounds may overlap (one member may start round n + 1
 /// before another has reached round n). A member that crashes must call <see cref="Abort"/> (or
-/// <see cref="Dispose"/>) so that the others fail instead of waiting forever.
+/// <see cref="Dispose"/>) so that the others fail instead of waiting forever, or <see cref="Leave"/> so that they go on
+/// without it. Ranks are never renumbered: after a member has left, a round's result holds one payload per member that
+/// took part, still in rank order, and <see cref="Size"/> counts the members that remain.
 /// </remarks>
 public sealed class InProcessCollective : ICollective
 {
@@ -25,8 +27,8 @@ public sealed class InProcessCollective : ICollective
     /// <inheritdoc/>
     public int Rank { get; }
 
-    /// <inheritdoc/>
-    public int Size => _group.Size;
+    /// <summary>The number of members that have not left (the group's size until one leaves).</summary>
+    public int Size => _group.Members;
 
     /// <summary>Creates a group of <paramref name="size"/> members; element k is the endpoint of rank k.</summary>
     /// <param name="size">The number of members, at least 1.</param>
@@ -72,6 +74,13 @@ public sealed class InProcessCollective : ICollective
         ArgumentNullException.ThrowIfNull(reason);
         _group.Abort(reason);
     }
+
+    /// <summary>
+    /// Leaves the group without aborting it (a worker dropped after a failure): the rounds this member joined keep its payload,
+    /// and every round it has not joined (pending or future) completes with the remaining members only. Call it once this
+    /// member makes no more calls; later calls fail. Idempotent.
+    /// </summary>
+    public void Leave() => _group.Leave(Rank, Interlocked.Read(ref _nextRound));
 
     /// <summary>Leaves the group, which aborts it ("member k left"): the others cannot complete a round without this member.</summary>
     public void Dispose()

@@ -149,6 +149,7 @@ internal static class TrainingConfigReader
         t.CheckpointInterval = o.Int("checkpointInterval", min: 0) ?? t.CheckpointInterval;
         t.KeepCheckpoints = o.Int("keepCheckpoints", min: 1) ?? t.KeepCheckpoints;
         t.NonFiniteValuePolicy = o.Enum<NonFiniteValuePolicy>("nonFiniteValuePolicy") ?? t.NonFiniteValuePolicy;
+        t.OnWorkerFailure = o.Enum<WorkerFailurePolicy>("onWorkerFailure") ?? t.OnWorkerFailure;
         o.RejectUnknownFields();
     }
 

@@ -76,12 +76,22 @@ internal static class LanguageModelTrainingRun
                 o.Algorithm == TrainingAlgorithm.DataParallel ? null : schedule,
                 Checkpointing.OptionsFingerprint.Of(o, vocabularySize, result.ParameterCount, train, validation), seed, first, points, log);
             long resumedStep = resume is { } r0 && checkpoints is not null ? checkpoints.Resume(r0.Checkpoint, r0.Path, m) : 0;
+            // OnWorkerFailure (docs/reliability.md): which workers still train, and which one evaluates θ̂ (worker 0 until it is dropped).
+            var live = new LiveWorkers(o.OnWorkerFailure, local, first, o.OnWorkerFailure == WorkerFailurePolicy.Continue ? collectives.Leave : null,
+                log, resumedStep + 1) { InjectedFault = o.InjectedWorkerFault };
+            if (checkpoints is not null)
+            {
+                live.Dropped = checkpoints.WorkerDropped;
+                live.CheckpointNote = () => checkpoints.LastWritten is { } path
+                    ? $"The newest checkpoint is {path}: Fit again with the same options and CheckpointDirectory to resume from it."
+                    : "No checkpoint was written before the failure.";
+            }
             double evaluationSeconds = 0;
-            void Evaluate(long step)
+            void Evaluate(long step, int lead)
             {
                 if (evaluator is null) return;
                 var started = Stopwatch.GetTimestamp();
-                CopyInto(workers[0].OuterParameters, result);
+                CopyInto(workers[lead].OuterParameters, result);
                 double loss = evaluator.Evaluate(result, CPU);
                 points.Add(new ValidationPoint(step, loss, Math.Exp(loss), evaluator.TokenCount));
                 evaluationSeconds += Stopwatch.GetElapsedTime(started).TotalSeconds;
@@ -90,27 +100,30 @@ internal static class LanguageModelTrainingRun
 
             int cores = Math.Max(1, Environment.ProcessorCount / (local * (collectives.Mpi is null ? 1 : MpiRuntime.LocalRanks)));
             var clock = Stopwatch.StartNew();
-            if (resumedStep == 0) Evaluate(0);
+            if (resumedStep == 0) Evaluate(0, 0);
             Action<int, long> observe = (localIndex, t) =>
             {
-                if (localIndex != 0) return;
-                if (t % o.EvaluationInterval == 0 && t < o.TrainingSteps) Evaluate(t);
+                bool evaluates = t % o.EvaluationInterval == 0 && t < o.TrainingSteps;
+                if (!live.Leads(localIndex, t, settle: evaluates)) return;
+                if (evaluates) Evaluate(t, localIndex);
                 if (progress is not null) // every step: a small record; the listener decides what to show
                 {
-                    var stats = workers[0].Statistics;
+                    var stats = workers[localIndex].Statistics;
                     double seconds = clock.Elapsed.TotalSeconds - evaluationSeconds;
-                    progress(new TrainingProgress(t, o.TrainingSteps, stats.Losses[^1], stats.Tokens * m / Math.Max(seconds, 1e-9), metered[0].BytesSent, clock.Elapsed));
+                    progress(new TrainingProgress(t, o.TrainingSteps, stats.Losses[^1], stats.Tokens * m / Math.Max(seconds, 1e-9), metered[localIndex].BytesSent, clock.Elapsed));
                 }
             };
             WorkerThreads.Run(workers, o.TrainingSteps, collectives.Abort, checkpoints is null ? observe : checkpoints.Around(observe, metered),
                 checkpoints is null ? o.CancellationToken : CancellationToken.None, // with checkpoints, cancellation stops at a checkpoint
-                threadsPerWorker: o.Deterministic ? 1 : cores, firstStep: resumedStep + 1);
+                threadsPerWorker: o.Deterministic ? 1 : cores, firstStep: resumedStep + 1, live: live);
             double trainingWall = clock.Elapsed.TotalSeconds;
 
-            CopyInto(workers[0].OuterParameters, result); // the fitted model is θ̂ (the paper's Table 3: best)
-            Evaluate(o.TrainingSteps);
+            int lead = live.Lead; // a live worker: θ̂ is bit-identical on every live one
+            CopyInto(workers[lead].OuterParameters, result); // the fitted model is θ̂ (the paper's Table 3: best)
+            Evaluate(o.TrainingSteps, lead);
+            var survivors = workers.Where((w, l) => live.WasLiveAt(first + l, o.TrainingSteps)).ToArray(); // replica "0" = the lead's
             var replicas = evaluator is null || o.Algorithm == TrainingAlgorithm.DataParallel || collectives.Mpi is not null
-                ? null : EvaluateReplicas(workers, o.Model, vocabularySize, evaluator, ref evaluationSeconds);
+                ? null : EvaluateReplicas(survivors, o.Model, vocabularySize, evaluator, ref evaluationSeconds);
 
             var mine = workers.Select((w, l) => new WorkerNumbers(
                 new WorkerCost(first + l, metered[l].BytesSent, metered[l].BytesReceived, metered[l].LargestMessageBytes,
@@ -132,12 +145,14 @@ internal static class LanguageModelTrainingRun
                 ParameterCount = result.ParameterCount,
                 FragmentNames = plan.Names.ToArray(),
                 FragmentSizes = plan.Fragments.Select(f => f.Sum(i => initial[i].numel())).ToArray(),
-                MeanInnerLoss = Enumerable.Range(0, o.TrainingSteps).Select(t => everyone.Average(w => w.Losses[t])).Select(x => (float)x).ToArray(),
+                MeanInnerLoss = Enumerable.Range(0, o.TrainingSteps)
+                    .Select(t => everyone.Where(w => live.WasLiveAt(w.Cost.Worker, t + 1)).Average(w => w.Losses[t])).Select(x => (float)x).ToArray(),
                 InnerLossPerWorker = everyone.Select(w => (IReadOnlyList<float>)w.Losses).ToArray(),
                 Validation = points,
                 Replicas = replicas,
-                Syncs = workers[0].Statistics.Syncs.ToArray(),
-                SkippedContributions = workers[0].Statistics.SkippedContributions,
+                Syncs = workers[lead].Statistics.Syncs.ToArray(),
+                SkippedContributions = workers[lead].Statistics.SkippedContributions,
+                WorkerFailures = live.Failures,
                 Workers = everyone.Select(w => w.Cost).ToArray(),
                 WallSeconds = trainingWall,
                 EvaluationSeconds = evaluationSeconds,

@@ -70,6 +70,18 @@ internal sealed class WorkerCollectives : IDisposable
         else ((InProcessCollective)_raw[0]).Abort(reason);
     }
 
+    /// <summary>
+    /// The worker with local index <paramref name="local"/> failed and is dropped (OnWorkerFailure = Continue, in-process only):
+    /// it leaves its group, so the exchanges it has not joined complete with the live workers.
+    /// </summary>
+    /// <exception cref="NotSupportedException">Under MPI (the option validation refuses Continue there).</exception>
+    public void Leave(int local)
+    {
+        if (Mpi is not null || _raw[local] is not InProcessCollective member)
+            throw new NotSupportedException("Only an in-process worker can leave its group (OnWorkerFailure = Continue needs Transport = InProcess).");
+        member.Leave();
+    }
+
     public void Dispose()
     {
         // After a failure an MPI exchange may never complete: leave the communication thread, the exit aborts the job.
