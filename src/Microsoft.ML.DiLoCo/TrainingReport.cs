@@ -146,6 +146,8 @@ public sealed class TrainingReport
             lines.Add("validation loss of θ̂: " + string.Join(", ", Validation.Select(v => $"{v.Step}: {v.Loss:F3}")));
         lines.Add($"sent per worker: {Bytes(BytesSentPerWorker)} in {Syncs.Count} syncs (largest message {Bytes(LargestMessageBytes)}); " +
                   $"data-parallel would send {Bytes(DataParallelBytesSentPerWorker)}: {CommunicationReduction:N0}× less");
+        if (WorkerFailures.Count > 0)
+            lines.Add("workers dropped (OnWorkerFailure = Continue): " + string.Join("; ", WorkerFailures.Select(f => $"worker {f.Worker} at step {f.Step} ({f.ExceptionType})")));
         lines.Add($"wall {WallSeconds:F1} s (evaluation {EvaluationSeconds:F1} s), compute utilisation {ComputeUtilisation:P1}, {TokensPerSecond:N0} tokens/s");
         return string.Join(Environment.NewLine, lines);
     }
