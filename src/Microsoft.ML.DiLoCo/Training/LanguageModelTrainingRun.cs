@@ -40,6 +40,13 @@ internal static class LanguageModelTrainingRun
         {
             try { RankConsistency.Check(mpi, RankConsistency.Describe(o, vocabularySize, result.ParameterCount, train, validation, seed)); }
             catch { result.Dispose(); throw; } // every rank sees the same descriptions, so every rank throws here: no abort needed
+            try
+            {
+                // Under MPI the ranks choose the checkpoint together; θ0 above is overwritten by it, the seed decides shards and samplers below.
+                resume = Checkpointing.RunCheckpoints.LoadAgreed(o, mpi, first, local, m, log);
+                seed = Checkpointing.RunCheckpoints.SeedOf(o, seed, resume?.Checkpoint);
+            }
+            catch { result.Dispose(); throw; } // decided from all-gathered data: every rank throws here too
         }
 
         var plan = FragmentPlan.ForBlocks(names, TransformerLanguageModel.BlockIndexOf, o.Model.NumberOfLayers, fragments,
@@ -74,7 +81,7 @@ internal static class LanguageModelTrainingRun
             // Checkpoints: restore before the loop; written from the after-step callback (Checkpointing/RunCheckpoints.cs).
             var checkpoints = o.CheckpointDirectory is null ? null : new Checkpointing.RunCheckpoints(o, workers,
                 o.Algorithm == TrainingAlgorithm.DataParallel ? null : schedule,
-                Checkpointing.OptionsFingerprint.Of(o, vocabularySize, result.ParameterCount, train, validation), seed, first, points, log);
+                Checkpointing.OptionsFingerprint.Of(o, vocabularySize, result.ParameterCount, train, validation), seed, first, points, log, collectives.Mpi, m);
             long resumedStep = resume is { } r0 && checkpoints is not null ? checkpoints.Resume(r0.Checkpoint, r0.Path, m) : 0;
             double evaluationSeconds = 0;
             void Evaluate(long step)
