@@ -24,7 +24,7 @@ internal static class LanguageModelTrainingRun
     {
         var (fragments, overlap, alpha) = StreamingDiLoCoTrainer.Validate(o);
         var devices = WorkerDevices.Parse(o.Devices);
-        // Checkpoints (docs/reliability.md): the newest valid one of CheckpointDirectory, whose seed this run keeps.
+        // Checkpoints (docs/reliability.md): the newest valid one of CheckpointDirectory, whose seed this run keeps (under MPI: chosen by all ranks below).
         var resume = Checkpointing.RunCheckpoints.LoadNewest(o, log);
         seed = Checkpointing.RunCheckpoints.SeedOf(o, seed, resume?.Checkpoint);
         using var collectives = WorkerCollectives.Create(o);
@@ -46,7 +46,7 @@ internal static class LanguageModelTrainingRun
                 resume = Checkpointing.RunCheckpoints.LoadAgreed(o, mpi, first, local, m, log);
                 seed = Checkpointing.RunCheckpoints.SeedOf(o, seed, resume?.Checkpoint);
             }
-            catch { result.Dispose(); throw; } // decided from all-gathered data: every rank throws here too
+            catch (Exception e) { result.Dispose(); collectives.Abort(e); throw; } // as any failure under MPI: no rank is left waiting
         }
 
         var plan = FragmentPlan.ForBlocks(names, TransformerLanguageModel.BlockIndexOf, o.Model.NumberOfLayers, fragments,
