@@ -7,7 +7,9 @@ namespace Microsoft.ML.DiLoCo.Checkpointing;
 /// Everything needed to continue a run exactly, taken at a quiescent step (no exchange in flight): the options
 /// fingerprint, the seed, the step, θ̂ with the outer momentum and k (once: identical on every worker), and per worker
 /// θ_m, the inner optimizer state, the error-feedback residuals, the sampler position and the losses so far.
-/// Entries of the file: "manifest", "shared", "worker/0" … "worker/M−1".
+/// Entries of the file: "manifest", "shared", "worker/0" … "worker/M−1". Under MPI the same entries are split between
+/// rank 0's manifest and each rank's part (<see cref="RankCheckpointFiles"/>); read back, <see cref="Workers"/> holds this
+/// rank's workers only and <see cref="MeanLosses"/> the mean over all of them.
 /// </summary>
 internal sealed class TrainingCheckpoint
 {
