@@ -9,7 +9,9 @@ using Microsoft.ML.DiLoCo;
 //   mpirun --allow-run-as-root --oversubscribe -np 2 dotnet Microsoft.ML.DiLoCo.MpiRunner.dll transport=mpi steps=40
 // Keys: transport (inprocess|mpi), workers, steps, innerSteps, fragments, overlap, algorithm, wire, seed, documents,
 // bandwidthBits, latencyMs, layers, embedding, batch, timeout, differOnRank (that rank trains with innerSteps × 2: the mismatch test),
-// dieOnRank + dieAfterMs (that rank kills itself), mode=allgather chunk=N (the collective alone, see AllGatherCheck),
+// dieOnRank + dieAfterMs (that rank kills itself), checkpointDir, checkpointInterval, keep (checkpoints; Fit's log goes to
+// stderr), cancelAtStep (rank 0 cancels its token after that step), cancelOnRank (that rank's token is cancelled before Fit),
+// mode=allgather chunk=N (the collective alone, see AllGatherCheck),
 // mode=exchange bytes=N repeats=R [bandwidthBits latencyMs wrap=1] (times R all-gathers of N bytes per rank, see ExchangeTiming).
 var settings = args.Select(a => a.Split('=', 2)).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "", StringComparer.OrdinalIgnoreCase);
 string Get(string key, string fallback) => settings.TryGetValue(key, out var v) ? v : fallback;
@@ -39,13 +41,27 @@ var options = new StreamingDiLoCoTrainer.Options
     ExchangeTimeoutSeconds = Real("timeout", 120),
     LinkBandwidthBitsPerSecond = Real("bandwidthBits", 0),
     LinkLatencyMilliseconds = Real("latencyMs", 0),
+    CheckpointDirectory = settings.TryGetValue("checkpointDir", out var checkpointDir) ? checkpointDir : null,
+    CheckpointInterval = Int("checkpointInterval", 0),
+    KeepCheckpoints = Int("keep", 2),
 };
+using var cancellation = new CancellationTokenSource();
+options.CancellationToken = cancellation.Token;
+if (Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_RANK") is { } cancellingRank && Get("cancelOnRank", "") == cancellingRank)
+    cancellation.Cancel();
+if (Int("cancelAtStep", 0) is > 0 and var cancelAt) // progress reaches rank 0 only (one voice per job)
+    options.Progress = new StepObserver(step => { if (step >= cancelAt) cancellation.Cancel(); });
 if (Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_RANK") is { } worldRank && Get("differOnRank", "") == worldRank)
     options.InnerSteps *= 2;
 
 try
 {
     var ml = new MLContext(seed: 1);
+    ml.Log += (_, e) =>
+    {
+        if (e.Source.StartsWith(nameof(StreamingDiLoCoTrainer), StringComparison.Ordinal) && e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Info)
+            Console.Error.WriteLine("log: " + e.RawMessage);
+    };
     var train = ml.Data.LoadFromEnumerable(GeneratedText.Documents(Int("documents", 40), 10, seed: 1));
     var model = ml.LanguageModeling().Trainers.StreamingDiLoCo(options).Fit(train);
     var report = model.TrainingReport!;
@@ -66,6 +82,7 @@ try
         workers = report.NumberOfWorkers,
         checksum = Convert.ToHexString(sha.Hash!),
         lastLoss = report.MeanInnerLoss[^1],
+        losses = report.InnerLossPerWorker,
         bytesSent = report.BytesSentPerWorker,
         bytesReceived = report.BytesReceivedPerWorker,
         syncs = report.Syncs.Count,
@@ -81,8 +98,15 @@ try
 }
 catch (Exception e)
 {
-    RankOutput.WriteLine(JsonSerializer.Serialize(new { error = e.GetType().Name, message = e.Message }));
-    return 3;
+    RankOutput.WriteLine(JsonSerializer.Serialize(new { error = e.GetType().Name, message = e.Message,
+        rank = Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_RANK") }));
+    return e is OperationCanceledException ? 130 : 3;
+}
+
+/// <summary>Progress seen on the training thread itself (System.Progress would post it elsewhere, too late to pick the step).</summary>
+internal sealed class StepObserver(Action<long> onStep) : IProgress<TrainingProgressUpdate>
+{
+    public void Report(TrainingProgressUpdate value) => onStep(value.Step);
 }
 
 /// <summary>Sentences from a small grammar (the same kind as the tests' SyntheticText).</summary>

@@ -19,18 +19,25 @@ internal static class CheckpointFile
     private static readonly byte[] EndMarker = "DLCKEND!"u8.ToArray();
 
     /// <summary>Writes the entries to <paramref name="path"/>: temporary file in the same folder, flush to disk, rename.</summary>
-    public static void Write(string path, IReadOnlyList<KeyValuePair<string, byte[]>> entries)
+    /// <returns>The SHA-256 of the file's bytes (an MPI manifest names each rank's part file with it).</returns>
+    public static byte[] Write(string path, IReadOnlyList<KeyValuePair<string, byte[]>> entries)
     {
         if (entries.Count > MaximumEntries) throw new ArgumentException($"At most {MaximumEntries} entries.", nameof(entries));
         string temporary = path + ".tmp-" + Guid.NewGuid().ToString("N");
         try
         {
+            byte[] hash;
             using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
             {
-                Write(stream, entries);
+                using var sha = SHA256.Create();
+                // A hash algorithm's transform copies its input: the file gets the bytes unchanged and the hash sees them.
+                using (var hashing = new CryptoStream(stream, sha, CryptoStreamMode.Write, leaveOpen: true))
+                    Write(hashing, entries);
+                hash = sha.Hash!;
                 stream.Flush(flushToDisk: true); // the bytes are on disk before the name appears
             }
             File.Move(temporary, path, overwrite: true); // atomic on one file system: readers see all or nothing
+            return hash;
         }
         catch
         {
@@ -57,6 +64,13 @@ internal static class CheckpointFile
             writer.Write(payload);
         }
         writer.Write(EndMarker);
+    }
+
+    /// <summary>The SHA-256 of a whole file's bytes.</summary>
+    public static byte[] Sha256Of(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        return SHA256.HashData(stream);
     }
 
     /// <summary>Reads and verifies every entry of the file at <paramref name="path"/>.</summary>

@@ -4,7 +4,9 @@ namespace Microsoft.ML.DiLoCo.Checkpointing;
 
 /// <summary>
 /// The checkpoint folder: files "checkpoint-&lt;step, 12 digits&gt;.dlc", the newest K kept. Loading takes the newest file
-/// that reads and verifies; a damaged newer one is refused with a logged message.
+/// that reads and verifies; a damaged newer one is refused with a logged message. Under MPI the same file is rank 0's
+/// manifest, and each rank r writes its workers' part "checkpoint-&lt;step&gt;.rank-&lt;r&gt;.part" beside it
+/// (<see cref="RankCheckpoints"/>).
 /// </summary>
 internal sealed class CheckpointStore
 {
@@ -23,15 +25,51 @@ internal sealed class CheckpointStore
 
     public string PathOf(long step) => Path.Combine(Directory, Prefix + step.ToString("D12", CultureInfo.InvariantCulture) + Extension);
 
+    /// <summary>The file name of rank <paramref name="rank"/>'s part of the MPI checkpoint of <paramref name="step"/>.</summary>
+    public static string PartNameOf(long step, int rank) =>
+        Prefix + step.ToString("D12", CultureInfo.InvariantCulture) + ".rank-" + rank.ToString(CultureInfo.InvariantCulture) + PartExtension;
+
+    public string PartPathOf(long step, int rank) => Path.Combine(Directory, PartNameOf(step, rank));
+
+    private const string PartExtension = ".part";
+
     /// <summary>Writes the checkpoint atomically, then deletes all but the newest <see cref="Keep"/> and any leftover temporary files.</summary>
-    public string Save(TrainingCheckpoint checkpoint)
+    public string Save(TrainingCheckpoint checkpoint) => SaveEntries(checkpoint.Step, checkpoint.ToEntries());
+
+    /// <summary>Writes the checkpoint file of <paramref name="step"/> (in-process: the whole checkpoint; MPI: the manifest) like <see cref="Save"/>.</summary>
+    public string SaveEntries(long step, IReadOnlyList<KeyValuePair<string, byte[]>> entries)
     {
         System.IO.Directory.CreateDirectory(Directory);
-        string path = PathOf(checkpoint.Step);
-        CheckpointFile.Write(path, checkpoint.ToEntries());
+        string path = PathOf(step);
+        CheckpointFile.Write(path, entries);
         foreach (var (_, old) in Files().Skip(Keep)) TryDelete(old);
         foreach (var leftover in System.IO.Directory.EnumerateFiles(Directory, Prefix + "*" + Extension + ".tmp-*")) TryDelete(leftover);
         return path;
+    }
+
+    /// <summary>Writes rank <paramref name="rank"/>'s part atomically and returns its file name and SHA-256.</summary>
+    public (string Name, byte[] Sha256) SavePart(long step, int rank, IReadOnlyList<KeyValuePair<string, byte[]>> entries)
+    {
+        System.IO.Directory.CreateDirectory(Directory);
+        return (PartNameOf(step, rank), CheckpointFile.Write(PartPathOf(step, rank), entries));
+    }
+
+    /// <summary>
+    /// Deletes rank <paramref name="rank"/>'s parts of steps up to <paramref name="upTo"/> that no kept manifest names, and its
+    /// leftover temporary files. Parts of later steps are left alone (a stale later checkpoint is overwritten when training gets there).
+    /// </summary>
+    public void DeletePartsExcept(int rank, IReadOnlyCollection<long> kept, long upTo)
+    {
+        if (!System.IO.Directory.Exists(Directory)) return;
+        string suffix = ".rank-" + rank.ToString(CultureInfo.InvariantCulture) + PartExtension;
+        foreach (var path in System.IO.Directory.EnumerateFiles(Directory, Prefix + "*" + suffix))
+        {
+            var name = Path.GetFileName(path);
+            if (name.Length != Prefix.Length + 12 + suffix.Length) continue;
+            if (!long.TryParse(name.AsSpan(Prefix.Length, 12), NumberStyles.None, CultureInfo.InvariantCulture, out long step)) continue;
+            if (step <= upTo && !kept.Contains(step)) TryDelete(path);
+        }
+        foreach (var leftover in System.IO.Directory.EnumerateFiles(Directory, Prefix + "*" + suffix + ".tmp-*")) TryDelete(leftover);
     }
 
     /// <summary>The newest checkpoint that reads and verifies, or null when the folder holds none.</summary>

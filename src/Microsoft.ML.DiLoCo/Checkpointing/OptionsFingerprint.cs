@@ -10,7 +10,8 @@ namespace Microsoft.ML.DiLoCo.Checkpointing;
 internal static class OptionsFingerprint
 {
     // May differ on resume: the number of workers (elastic restart), where and how often checkpoints go, how often and how
-    // much validation is scored, simulated links, and the seed (compared on its own: a null Seed adopts the checkpoint's).
+    // much validation is scored, simulated links, the progress listener (a resumed tool or test may listen differently), and
+    // the seed (compared on its own: a null Seed adopts the checkpoint's).
     private static readonly string[] Free =
     {
         nameof(StreamingDiLoCoTrainer.Options.NumberOfWorkers),
@@ -21,20 +22,23 @@ internal static class OptionsFingerprint
         nameof(StreamingDiLoCoTrainer.Options.LinkBandwidthBitsPerSecond),
         nameof(StreamingDiLoCoTrainer.Options.LinkLatencyMilliseconds),
         nameof(StreamingDiLoCoTrainer.Options.OnWorkerFailure), // what a failure does, not what training computes
+        nameof(StreamingDiLoCoTrainer.Options.Progress),
         nameof(StreamingDiLoCoTrainer.Options.Seed),
         "effective seed",
     };
 
     public static string Of(StreamingDiLoCoTrainer.Options o, int vocabularySize, long parameterCount, PackedWindows train, PackedWindows? validation) =>
-        string.Join("\n", RankConsistency.Describe(o, vocabularySize, parameterCount, train, validation, seed: 0)
-            .Split('\n')
-            .Where(line => !Free.Any(name => line.StartsWith(name + " = ", StringComparison.Ordinal))));
+        WithoutFree(RankConsistency.Describe(o, vocabularySize, parameterCount, train, validation, seed: 0));
+
+    // Also applied to a saved fingerprint: one written before a setting became free still resumes.
+    private static string WithoutFree(string description) =>
+        string.Join("\n", description.Split('\n').Where(line => !Free.Any(name => line.StartsWith(name + " = ", StringComparison.Ordinal))));
 
     /// <summary>"name: checkpoint value → this run's value" for every line that differs.</summary>
     public static IReadOnlyList<string> Differences(string saved, string current)
     {
-        var a = Parse(saved);
-        var b = Parse(current);
+        var a = Parse(WithoutFree(saved));
+        var b = Parse(WithoutFree(current));
         return a.Keys.Union(b.Keys).Distinct().OrderBy(k => k, StringComparer.Ordinal)
             .Where(k => a.GetValueOrDefault(k) != b.GetValueOrDefault(k))
             .Select(k => $"{k}: {a.GetValueOrDefault(k) ?? "(absent)"} in the checkpoint, {b.GetValueOrDefault(k) ?? "(absent)"} now")

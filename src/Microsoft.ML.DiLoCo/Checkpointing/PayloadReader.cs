@@ -53,6 +53,9 @@ internal sealed class PayloadReader
         catch (DecoderFallbackException) { throw Corrupt($"{what} is not valid UTF-8"); }
     }
 
+    /// <summary>A length-prefixed byte string of at most <paramref name="maximumBytes"/>.</summary>
+    public byte[] ReadBytes(string what, int maximumBytes) => Take(ReadInt32(what + " length", 0, maximumBytes), what).ToArray();
+
     /// <summary>A length-prefixed FP32 array; the length is checked against the remaining bytes first.</summary>
     public float[] ReadFloats(string what)
     {

@@ -23,6 +23,13 @@ internal sealed class PayloadWriter
         _writer.Write(bytes);
     }
 
+    /// <summary>A length-prefixed byte string.</summary>
+    public void WriteBytes(ReadOnlySpan<byte> bytes)
+    {
+        _writer.Write(bytes.Length);
+        _writer.Write(bytes);
+    }
+
     public void Write(ReadOnlySpan<float> values)
     {
         _writer.Write(values.Length);

@@ -4,8 +4,9 @@ using Microsoft.ML.DiLoCo.Training;
 namespace Microsoft.ML.DiLoCo.Checkpointing;
 
 /// <summary>
-/// The checkpoints of one in-process run: resume before the loop, a checkpoint every CheckpointInterval steps, and on
+/// The checkpoints of one run: resume before the loop, a checkpoint every CheckpointInterval steps, and on
 /// cancellation a checkpoint at the first quiescent step every worker can still reach, then OperationCanceledException.
+/// Under MPI the file work and the stop step are agreed across ranks (<see cref="RankCheckpoints"/>, <see cref="AfterStepAcrossRanks"/>).
 /// </summary>
 /// <remarks>
 /// Quiescent: after step s no exchange is in flight exactly when s mod Δt &lt; Δt − τ (a sync launched at s' is applied
@@ -32,9 +33,17 @@ internal sealed class RunCheckpoints
     private string? _lastWritten;
     private long _droppedAt = long.MaxValue; // the first step with a worker dropped (OnWorkerFailure = Continue): no checkpoint from there
     private string? _dropped;
+    // Under MPI: the rank-level protocols, the stop votes in flight by step, and how many local workers reached a vote step.
+    private readonly RankCheckpoints? _ranks;
+    private readonly Dictionary<long, Task<ReadOnlyMemory<byte>[]>> _votes = new();
+    private readonly Dictionary<long, int> _voteArrivals = new();
 
+    /// <summary>
+    /// This process's workers (global indices from <paramref name="firstWorker"/>); under MPI <paramref name="ranks"/> is the
+    /// rank-level collective (the file work and the stop step are agreed across ranks) and <paramref name="totalWorkers"/> is M.
+    /// </summary>
     public RunCheckpoints(StreamingDiLoCoTrainer.Options options, IReadOnlyList<DiLoCoWorker> workers, SyncSchedule? schedule,
-        string fingerprint, int seed, int firstWorker, List<ValidationPoint> points, Action<string>? log)
+        string fingerprint, int seed, int firstWorker, List<ValidationPoint> points, Action<string>? log, ICollective? ranks = null, int totalWorkers = 0)
     {
         _store = new CheckpointStore(options.CheckpointDirectory!, options.KeepCheckpoints);
         _options = options;
@@ -47,6 +56,20 @@ internal sealed class RunCheckpoints
         _log = log;
         _interval = StreamingDiLoCoTrainer.EffectiveCheckpointInterval(options);
         _completed = new long[workers.Count];
+        if (ranks is not null) _ranks = new RankCheckpoints(_store, ranks, totalWorkers);
+    }
+
+    private const string AgreedStopKey = "Microsoft.ML.DiLoCo.AgreedStop";
+
+    /// <summary>
+    /// True for the OperationCanceledException (or a wrapper of it) that every rank throws at the agreed stop step: the
+    /// ranks stop together with nothing in flight, so it must not abort the MPI job as a failure would.
+    /// </summary>
+    public static bool IsAgreedStop(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+            if (e is OperationCanceledException && e.Data.Contains(AgreedStopKey)) return true;
+        return false;
     }
 
     /// <summary>Test hook: called with each checkpoint's path once it is on disk.</summary>
@@ -77,8 +100,22 @@ internal sealed class RunCheckpoints
     }
 
     /// <summary>The newest valid checkpoint of <c>CheckpointDirectory</c>, or null (no folder, no checkpoint, or checkpoints off).</summary>
+    /// <remarks>Under MPI null: the ranks choose together (<see cref="LoadAgreed"/>).</remarks>
     public static (TrainingCheckpoint Checkpoint, string Path)? LoadNewest(StreamingDiLoCoTrainer.Options o, Action<string>? log) =>
-        o.CheckpointDirectory is null ? null : new CheckpointStore(o.CheckpointDirectory, o.KeepCheckpoints).LoadNewest(log);
+        o.CheckpointDirectory is null || o.Transport == Transport.Mpi ? null : new CheckpointStore(o.CheckpointDirectory, o.KeepCheckpoints).LoadNewest(log);
+
+    /// <summary>Under MPI: the checkpoint every rank resumes from (this rank's workers in it), or null on every rank; every rank must call it.</summary>
+    /// <param name="ranks">The rank-level collective.</param>
+    /// <param name="firstWorker">Global index of this rank's first worker.</param>
+    /// <param name="localWorkers">This rank's workers.</param>
+    /// <param name="totalWorkers">M across every rank.</param>
+    /// <param name="o">The options (CheckpointDirectory, KeepCheckpoints).</param>
+    /// <param name="log">Rank 0's log (null elsewhere).</param>
+    /// <exception cref="InvalidDataException">On every rank: the folder holds checkpoints but none is valid everywhere.</exception>
+    public static (TrainingCheckpoint Checkpoint, string Path)? LoadAgreed(StreamingDiLoCoTrainer.Options o, ICollective ranks, int firstWorker, int localWorkers,
+        int totalWorkers, Action<string>? log) =>
+        o.CheckpointDirectory is null ? null
+            : new RankCheckpoints(new CheckpointStore(o.CheckpointDirectory, o.KeepCheckpoints), ranks, totalWorkers).LoadAgreed(firstWorker, localWorkers, log);
 
     /// <summary>The seed of the run: a resumed run keeps the checkpoint's (an explicit different Seed is refused).</summary>
     public static int SeedOf(StreamingDiLoCoTrainer.Options o, int seed, TrainingCheckpoint? resume)
@@ -108,10 +145,10 @@ internal sealed class RunCheckpoints
             if (elastic)
             {
                 worker.ResetReplicaToGlobal(); // θ_m ← θ̂, fresh AdamW state, zero residuals; the sampler starts its new shard afresh
-                for (int s = 0; s < checkpoint.Step; s++) worker.Statistics.Losses.Add((float)checkpoint.Workers.Average(w => w.Losses[s]));
+                for (int s = 0; s < checkpoint.Step; s++) worker.Statistics.Losses.Add(checkpoint.MeanLoss(s));
                 continue;
             }
-            var part = checkpoint.Workers[_firstWorker + l];
+            var part = checkpoint.Worker(_firstWorker + l);
             worker.RestoreReplica(part.Replica);
             if (worker.Replica is TransformerReplica replica)
             {
@@ -142,6 +179,11 @@ internal sealed class RunCheckpoints
 
     private void AfterStep(int local, long t, ICollective collective)
     {
+        if (_ranks is not null)
+        {
+            AfterStepAcrossRanks(local, t);
+            return;
+        }
         bool stopHere;
         lock (_gate)
         {
@@ -172,7 +214,56 @@ internal sealed class RunCheckpoints
             "Fit again with the same options and CheckpointDirectory to resume.", _options.CancellationToken);
     }
 
-    private void Deposit(int local, long t)
+    /// <summary>
+    /// Under MPI: the stop step must be the same on every rank and no rank may have passed it. Every Δt steps (every step
+    /// data-parallel) each rank starts an all-gather of one byte, "my token is cancelled" (issued by its last local worker to
+    /// get there, in the same order relative to the exchanges on every rank), and reads the result Δt steps later: by then it
+    /// has completed on every rank (the exchange applied at that step was issued after it). If any rank voted to stop, every
+    /// rank stops at that step, which is quiescent and not yet passed by anyone, writes the checkpoint and throws.
+    /// </summary>
+    private void AfterStepAcrossRanks(int local, long t)
+    {
+        long period = _schedule?.Interval ?? 1;
+        bool stopHere = false;
+        if (t % period == 0)
+        {
+            Task<ReadOnlyMemory<byte>[]>? earlier;
+            lock (_gate) _votes.TryGetValue(t - period, out earlier);
+            if (earlier is not null && RankCheckpoints.AnyRankCancelled(earlier.GetAwaiter().GetResult()))
+            {
+                stopHere = true;
+                if (local == 0) _log?.Invoke($"Cancellation requested: every rank stops after step {t} (the first step with no exchange in flight that all ranks agreed on).");
+            }
+            else if (t + period < _options.TrainingSteps) // a vote read at T or later would change nothing: the run just finishes
+            {
+                bool last;
+                lock (_gate)
+                {
+                    _voteArrivals[t] = _voteArrivals.GetValueOrDefault(t) + 1;
+                    last = _voteArrivals[t] == _workers.Count;
+                    if (last) _voteArrivals.Remove(t);
+                }
+                if (last)
+                {
+                    var vote = _ranks!.VoteAsync(_options.CancellationToken.IsCancellationRequested);
+                    lock (_gate) { _votes[t] = vote; _votes.Remove(t - period); } // every local worker has read the earlier vote
+                }
+            }
+        }
+        if (!stopHere && t % _interval != 0) return;
+
+        var written = Deposit(local, t);
+        if (!stopHere) return;
+        string where = written.GetAwaiter().GetResult(); // the last local worker writes it, with every rank
+        var stop = new OperationCanceledException(
+            $"Training was cancelled after step {t} of {_options.TrainingSteps}; the checkpoint {where} holds it. " +
+            "Fit again with the same options and CheckpointDirectory to resume.", _options.CancellationToken);
+        stop.Data[AgreedStopKey] = true;
+        throw stop;
+    }
+
+    /// <summary>Adds this worker's part of step <paramref name="t"/>; the last local worker writes the checkpoint. The task ends with its path.</summary>
+    private Task<string> Deposit(int local, long t)
     {
         var worker = _workers[local];
         var part = new WorkerCheckpoint(_firstWorker + local, worker.CaptureReplica(),
@@ -186,18 +277,29 @@ internal sealed class RunCheckpoints
             pending.Parts[local] = part;
             if (shared is not null) { pending.Shared = shared; pending.Points = points; pending.Skipped = worker.Statistics.SkippedContributions; }
             if (++pending.Count == _workers.Count) { _pending.Remove(t); complete = pending; }
+            if (complete is null) return pending.Written.Task;
         }
-        if (complete is null) return;
 
         var checkpoint = new TrainingCheckpoint
         {
             Fingerprint = _fingerprint, Seed = _seed, Step = t, TrainingSteps = _options.TrainingSteps,
             Shared = complete.Shared!, Workers = complete.Parts!, Validation = complete.Points!, SkippedContributions = complete.Skipped,
         };
-        string path = _store.Save(checkpoint);
+        string path;
+        try
+        {
+            path = _ranks is null ? _store.Save(checkpoint) : _ranks.Save(checkpoint);
+        }
+        catch (Exception e)
+        {
+            complete.Written.TrySetException(e);
+            throw;
+        }
         lock (_gate) _lastWritten = path;
         _log?.Invoke($"step {t}: checkpoint {path}");
         Written?.Invoke(path);
+        complete.Written.TrySetResult(path);
+        return complete.Written.Task;
     }
 
     private sealed class Pending(int workers)
@@ -207,5 +309,6 @@ internal sealed class RunCheckpoints
         public ValidationPoint[]? Points;
         public long Skipped;
         public int Count;
+        public readonly TaskCompletionSource<string> Written = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

@@ -14,9 +14,6 @@ public sealed partial class StreamingDiLoCoTrainer
         if (o.CheckpointDirectory is null) return;
         if (string.IsNullOrWhiteSpace(o.CheckpointDirectory))
             throw new ArgumentException("CheckpointDirectory must name a folder (or be null for no checkpoints).", nameof(Options.CheckpointDirectory));
-        if (o.Transport == Transport.Mpi)
-            throw new ArgumentException("CheckpointDirectory is supported in-process only in this version (Transport = InProcess); see docs/reliability.md.",
-                nameof(Options.CheckpointDirectory));
         if (o.Algorithm == TrainingAlgorithm.DataParallel || o.InnerSteps < 1) return; // every data-parallel step is quiescent
         int fragments = o.Algorithm == TrainingAlgorithm.DiLoCo ? 1 : Math.Max(1, o.NumberOfFragments);
         if (o.InnerSteps % fragments != 0) return; // reported by the schedule check with its own option name

@@ -7,7 +7,9 @@ namespace Microsoft.ML.DiLoCo.Checkpointing;
 /// Everything needed to continue a run exactly, taken at a quiescent step (no exchange in flight): the options
 /// fingerprint, the seed, the step, θ̂ with the outer momentum and k (once: identical on every worker), and per worker
 /// θ_m, the inner optimizer state, the error-feedback residuals, the sampler position and the losses so far.
-/// Entries of the file: "manifest", "shared", "worker/0" … "worker/M−1".
+/// Entries of the file: "manifest", "shared", "worker/0" … "worker/M−1". Under MPI the same entries are split between
+/// rank 0's manifest and each rank's part (<see cref="RankCheckpointFiles"/>); read back, <see cref="Workers"/> holds this
+/// rank's workers only and <see cref="MeanLosses"/> the mean over all of them.
 /// </summary>
 internal sealed class TrainingCheckpoint
 {
@@ -24,52 +26,97 @@ internal sealed class TrainingCheckpoint
     public required ValidationPoint[] Validation { get; init; }
     public long SkippedContributions { get; init; }
 
-    public int NumberOfWorkers => Workers.Length;
+    /// <summary>M of the run that wrote it; <see cref="Workers"/> may hold fewer (under MPI: this rank's workers only).</summary>
+    public int NumberOfWorkers { get => _numberOfWorkers ?? Workers.Length; init => _numberOfWorkers = value; }
+    private readonly int? _numberOfWorkers;
+
+    /// <summary>Under MPI: the mean loss over all M workers at each step so far (an elastic restart's report needs it).</summary>
+    public float[]? MeanLosses { get; init; }
+
+    /// <summary>The mean over every worker of the loss of step <paramref name="s"/> + 1 (0-based index).</summary>
+    public float MeanLoss(int s) => MeanLosses?[s] ?? (float)Workers.Average(w => w.Losses[s]);
+
+    /// <summary>The part of global worker <paramref name="worker"/>.</summary>
+    /// <exception cref="InvalidDataException">This checkpoint (or this rank's share of it) does not hold that worker.</exception>
+    public WorkerCheckpoint Worker(int worker) =>
+        Array.Find(Workers, w => w.Worker == worker) ?? throw new InvalidDataException($"The checkpoint holds no state for worker {worker}.");
 
     public IReadOnlyList<KeyValuePair<string, byte[]>> ToEntries()
     {
-        var entries = new List<KeyValuePair<string, byte[]>>();
+        var entries = new List<KeyValuePair<string, byte[]>> { ManifestEntry(), SharedEntry() };
+        foreach (var w in Workers) entries.Add(WorkerEntry(w));
+        return entries;
+    }
+
+    /// <summary>The "manifest" entry: fingerprint, seed, step, T, M, skipped count, validation points.</summary>
+    public KeyValuePair<string, byte[]> ManifestEntry()
+    {
         var m = new PayloadWriter();
         m.Write(Fingerprint);
         m.Write(Seed);
         m.Write(Step);
         m.Write(TrainingSteps);
-        m.Write(Workers.Length);
+        m.Write(NumberOfWorkers);
         m.Write(SkippedContributions);
         m.Write(Validation.Length);
         foreach (var v in Validation) { m.Write(v.Step); m.Write(v.Loss); m.Write(v.Perplexity); m.Write(v.Tokens); }
-        entries.Add(new("manifest", m.ToArray()));
+        return new("manifest", m.ToArray());
+    }
 
+    /// <summary>The "shared" entry: θ̂, the outer state of every fragment, k.</summary>
+    public KeyValuePair<string, byte[]> SharedEntry()
+    {
         var s = new PayloadWriter();
         WriteTensors(s, Shared.Global);
         s.Write(Shared.Outer.Length);
         foreach (var o in Shared.Outer) o.WriteTo(s);
         s.Write(Shared.Launches);
-        entries.Add(new("shared", s.ToArray()));
+        return new("shared", s.ToArray());
+    }
 
-        foreach (var w in Workers)
+    /// <summary>The "worker/&lt;r&gt;" entry of one worker.</summary>
+    public static KeyValuePair<string, byte[]> WorkerEntry(WorkerCheckpoint w)
+    {
+        var p = new PayloadWriter();
+        WriteTensors(p, w.Replica.Parameters);
+        p.Write(w.Replica.Inner is not null);
+        w.Replica.Inner?.WriteTo(p);
+        p.Write(w.Replica.Residuals.Length);
+        foreach (var r in w.Replica.Residuals)
         {
-            var p = new PayloadWriter();
-            WriteTensors(p, w.Replica.Parameters);
-            p.Write(w.Replica.Inner is not null);
-            w.Replica.Inner?.WriteTo(p);
-            p.Write(w.Replica.Residuals.Length);
-            foreach (var r in w.Replica.Residuals)
-            {
-                p.Write(r is not null);
-                if (r is not null) p.Write(r);
-            }
-            p.Write(w.Sampler is not null);
-            if (w.Sampler is { } sp) { p.Write(sp.OrderEpoch); p.Write(sp.Index); p.Write(sp.WindowsServed); }
-            p.Write(w.Losses);
-            p.Write(w.Tokens);
-            entries.Add(new($"worker/{w.Worker}", p.ToArray()));
+            p.Write(r is not null);
+            if (r is not null) p.Write(r);
         }
-        return entries;
+        p.Write(w.Sampler is not null);
+        if (w.Sampler is { } sp) { p.Write(sp.OrderEpoch); p.Write(sp.Index); p.Write(sp.WindowsServed); }
+        p.Write(w.Losses);
+        p.Write(w.Tokens);
+        return new($"worker/{w.Worker}", p.ToArray());
     }
 
     /// <summary>Parses verified entries; every inconsistency is an <see cref="InvalidDataException"/>.</summary>
     public static TrainingCheckpoint FromEntries(IReadOnlyDictionary<string, byte[]> entries)
+    {
+        if (entries.ContainsKey(RankCheckpointFiles.PartsEntry))
+            throw new InvalidDataException("This checkpoint was written by an MPI job (Transport = Mpi): resume it under MPI.");
+        var header = ReadHeader(entries, workers: null);
+        int workers = header.NumberOfWorkers;
+        if (entries.Count != 2 + workers)
+            throw new InvalidDataException($"The checkpoint has {entries.Count} entries; a checkpoint of {workers} workers has {2 + workers}.");
+        var all = new WorkerCheckpoint[workers];
+        for (int r = 0; r < workers; r++) all[r] = ReadWorker(entries, r, header.Step);
+        return new TrainingCheckpoint
+        {
+            Fingerprint = header.Fingerprint, Seed = header.Seed, Step = header.Step, TrainingSteps = header.TrainingSteps,
+            Shared = header.Shared, Workers = all, Validation = header.Validation, SkippedContributions = header.SkippedContributions,
+        };
+    }
+
+    /// <summary>
+    /// The "manifest" and "shared" entries alone, as a checkpoint whose <see cref="Workers"/> is
+    /// <paramref name="workers"/> (empty when null) and whose <see cref="NumberOfWorkers"/> is the manifest's M.
+    /// </summary>
+    public static TrainingCheckpoint ReadHeader(IReadOnlyDictionary<string, byte[]> entries, WorkerCheckpoint[]? workers, float[]? meanLosses = null)
     {
         var m = new PayloadReader(Entry(entries, "manifest"), "manifest");
         string fingerprint = m.ReadString("fingerprint", MaximumFingerprintBytes);
@@ -77,15 +124,13 @@ internal sealed class TrainingCheckpoint
         long step = m.ReadInt64("step", 0, long.MaxValue);
         long trainingSteps = m.ReadInt64("training steps", 1, long.MaxValue);
         if (step > trainingSteps) throw m.Corrupt($"step {step} is beyond the {trainingSteps} training steps");
-        int workers = m.ReadInt32("number of workers", 1, MaximumWorkers);
+        int count = m.ReadInt32("number of workers", 1, MaximumWorkers);
         long skipped = m.ReadInt64("skipped contributions", 0, long.MaxValue);
         int points = m.ReadInt32("validation point count", 0, m.Remaining / 32);
         var validation = new ValidationPoint[points];
         for (int i = 0; i < points; i++)
             validation[i] = new ValidationPoint(m.ReadInt64("validation step", 0, step), m.ReadDouble("validation loss"), m.ReadDouble("perplexity"), m.ReadInt64("validation tokens", 0, long.MaxValue));
         m.EnsureEnd();
-        if (entries.Count != 2 + workers)
-            throw new InvalidDataException($"The checkpoint has {entries.Count} entries; a checkpoint of {workers} workers has {2 + workers}.");
 
         var s = new PayloadReader(Entry(entries, "shared"), "shared");
         var global = ReadTensors(s, "global parameter");
@@ -94,32 +139,35 @@ internal sealed class TrainingCheckpoint
         for (int p = 0; p < fragments; p++) outer[p] = OptimizerStateData.ReadFrom(s, $"outer state of fragment {p}");
         long launches = s.ReadInt64("launch count", 0, step);
         s.EnsureEnd();
-
-        var all = new WorkerCheckpoint[workers];
-        for (int r = 0; r < workers; r++)
-        {
-            string name = $"worker/{r}";
-            var p = new PayloadReader(Entry(entries, name), name);
-            var parameters = ReadTensors(p, "replica parameter");
-            var inner = p.ReadBoolean("inner state presence") ? OptimizerStateData.ReadFrom(p, "inner state") : null;
-            int residualCount = p.ReadInt32("residual count", 0, Math.Min(MaximumTensors, p.Remaining));
-            var residuals = new float[]?[residualCount];
-            for (int i = 0; i < residualCount; i++) residuals[i] = p.ReadBoolean("residual presence") ? p.ReadFloats("residual") : null;
-            SamplerPosition? sampler = p.ReadBoolean("sampler presence")
-                ? new SamplerPosition(p.ReadInt32("sampler epoch", 0, int.MaxValue), p.ReadInt32("sampler index", 0, int.MaxValue), p.ReadInt64("windows served", 0, long.MaxValue))
-                : null;
-            var losses = p.ReadFloats("losses");
-            if (losses.Length != step) throw p.Corrupt($"it holds {losses.Length} losses for {step} steps");
-            long tokens = p.ReadInt64("tokens", 0, long.MaxValue);
-            p.EnsureEnd();
-            all[r] = new WorkerCheckpoint(r, new ReplicaWorkerState(parameters, inner, residuals), sampler, losses, tokens);
-        }
+        if (meanLosses is not null && meanLosses.Length != step)
+            throw new InvalidDataException($"The checkpoint holds {meanLosses.Length} mean losses for {step} steps.");
 
         return new TrainingCheckpoint
         {
-            Fingerprint = fingerprint, Seed = seed, Step = step, TrainingSteps = trainingSteps,
-            Shared = new SharedWorkerState(global, outer, launches), Workers = all, Validation = validation, SkippedContributions = skipped,
+            Fingerprint = fingerprint, Seed = seed, Step = step, TrainingSteps = trainingSteps, NumberOfWorkers = count,
+            Shared = new SharedWorkerState(global, outer, launches), Workers = workers ?? Array.Empty<WorkerCheckpoint>(),
+            Validation = validation, SkippedContributions = skipped, MeanLosses = meanLosses,
         };
+    }
+
+    /// <summary>The "worker/&lt;r&gt;" entry of a checkpoint at <paramref name="step"/>.</summary>
+    public static WorkerCheckpoint ReadWorker(IReadOnlyDictionary<string, byte[]> entries, int r, long step)
+    {
+        string name = $"worker/{r}";
+        var p = new PayloadReader(Entry(entries, name), name);
+        var parameters = ReadTensors(p, "replica parameter");
+        var inner = p.ReadBoolean("inner state presence") ? OptimizerStateData.ReadFrom(p, "inner state") : null;
+        int residualCount = p.ReadInt32("residual count", 0, Math.Min(MaximumTensors, p.Remaining));
+        var residuals = new float[]?[residualCount];
+        for (int i = 0; i < residualCount; i++) residuals[i] = p.ReadBoolean("residual presence") ? p.ReadFloats("residual") : null;
+        SamplerPosition? sampler = p.ReadBoolean("sampler presence")
+            ? new SamplerPosition(p.ReadInt32("sampler epoch", 0, int.MaxValue), p.ReadInt32("sampler index", 0, int.MaxValue), p.ReadInt64("windows served", 0, long.MaxValue))
+            : null;
+        var losses = p.ReadFloats("losses");
+        if (losses.Length != step) throw p.Corrupt($"it holds {losses.Length} losses for {step} steps");
+        long tokens = p.ReadInt64("tokens", 0, long.MaxValue);
+        p.EnsureEnd();
+        return new WorkerCheckpoint(r, new ReplicaWorkerState(parameters, inner, residuals), sampler, losses, tokens);
     }
 
     private static byte[] Entry(IReadOnlyDictionary<string, byte[]> entries, string name) =>

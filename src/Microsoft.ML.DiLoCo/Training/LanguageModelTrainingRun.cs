@@ -24,7 +24,7 @@ internal static class LanguageModelTrainingRun
     {
         var (fragments, overlap, alpha) = StreamingDiLoCoTrainer.Validate(o);
         var devices = WorkerDevices.Parse(o.Devices);
-        // Checkpoints (docs/reliability.md): the newest valid one of CheckpointDirectory, whose seed this run keeps.
+        // Checkpoints (docs/reliability.md): the newest valid one of CheckpointDirectory, whose seed this run keeps (under MPI: chosen by all ranks below).
         var resume = Checkpointing.RunCheckpoints.LoadNewest(o, log);
         seed = Checkpointing.RunCheckpoints.SeedOf(o, seed, resume?.Checkpoint);
         using var collectives = WorkerCollectives.Create(o);
@@ -40,6 +40,13 @@ internal static class LanguageModelTrainingRun
         {
             try { RankConsistency.Check(mpi, RankConsistency.Describe(o, vocabularySize, result.ParameterCount, train, validation, seed)); }
             catch { result.Dispose(); throw; } // every rank sees the same descriptions, so every rank throws here: no abort needed
+            try
+            {
+                // Under MPI the ranks choose the checkpoint together; θ0 above is overwritten by it, the seed decides shards and samplers below.
+                resume = Checkpointing.RunCheckpoints.LoadAgreed(o, mpi, first, local, m, log);
+                seed = Checkpointing.RunCheckpoints.SeedOf(o, seed, resume?.Checkpoint);
+            }
+            catch (Exception e) { result.Dispose(); collectives.Abort(e); throw; } // as any failure under MPI: no rank is left waiting
         }
 
         var plan = FragmentPlan.ForBlocks(names, TransformerLanguageModel.BlockIndexOf, o.Model.NumberOfLayers, fragments,
@@ -74,7 +81,7 @@ internal static class LanguageModelTrainingRun
             // Checkpoints: restore before the loop; written from the after-step callback (Checkpointing/RunCheckpoints.cs).
             var checkpoints = o.CheckpointDirectory is null ? null : new Checkpointing.RunCheckpoints(o, workers,
                 o.Algorithm == TrainingAlgorithm.DataParallel ? null : schedule,
-                Checkpointing.OptionsFingerprint.Of(o, vocabularySize, result.ParameterCount, train, validation), seed, first, points, log);
+                Checkpointing.OptionsFingerprint.Of(o, vocabularySize, result.ParameterCount, train, validation), seed, first, points, log, collectives.Mpi, m);
             long resumedStep = resume is { } r0 && checkpoints is not null ? checkpoints.Resume(r0.Checkpoint, r0.Path, m) : 0;
             // OnWorkerFailure (docs/reliability.md): which workers still train, and which one evaluates θ̂ (worker 0 until it is dropped).
             var live = new LiveWorkers(o.OnWorkerFailure, local, first, o.OnWorkerFailure == WorkerFailurePolicy.Continue ? collectives.Leave : null,

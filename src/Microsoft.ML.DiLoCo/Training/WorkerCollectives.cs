@@ -61,6 +61,8 @@ internal sealed class WorkerCollectives : IDisposable
     /// <summary>A worker failed: make the others fail instead of waiting for it.</summary>
     public void Abort(Exception reason)
     {
+        // Under MPI the ranks that stop at an agreed checkpoint throw together with nothing in flight: not a failure.
+        if (Mpi is not null && Checkpointing.RunCheckpoints.IsAgreedStop(reason)) return;
         _failed = true;
         if (Mpi is not null)
         {
