@@ -37,22 +37,6 @@ switch (mode)
     case "speed":
         Console.WriteLine(SpeedBenchmark.Write(output, ArgumentAfter("--steps") is { } n ? int.Parse(n) : null, args.Contains("--quick"), machine, commit));
         break;
-    case "micro-tmp": MicroTmp.Run(); break;
-    case "workers-tmp":
-    {
-        var (tr, _) = Microsoft.ML.DiLoCo.Configuration.SotuCorpus.Load();
-        var mlc = new Microsoft.ML.MLContext(1);
-        var txt = mlc.Data.LoadFromEnumerable(tr.Take(60).Select(s => new TmpRow { Text = s.Text }));
-        SpeedWorkers.Run(txt, int.Parse(ArgumentAfter("--steps") ?? "30"), int.Parse(ArgumentAfter("--reps") ?? "1"), Console.WriteLine);
-        break;
-    }
-    case "speed-profile-tmp":
-    {
-        var c = SpeedBenchmark.Cases[int.Parse(ArgumentAfter("--case") ?? "2")];
-        foreach (var t in SpeedProfile.Measure(c, int.Parse(ArgumentAfter("--steps") ?? "20"), 4))
-            Console.WriteLine($"{t.Phase,-24} {t.Median * 1000,9:F2} ms  [{t.Minimum * 1000:F2}, {t.Maximum * 1000:F2}]");
-        break;
-    }
     case "overlap":
     {
         var results = OverlapBenchmark.Run(settings.Workers, settings.GlobalBatch);
@@ -91,5 +75,3 @@ static string Git(string arguments)
         return "unknown";
     }
 }
-
-sealed class TmpRow { public string Text { get; set; } = ""; }

@@ -158,6 +158,7 @@ internal static class SpeedProfile
         {
             ("logits GEMM x·Wᵀ", () => nn.functional.linear(h, w)),
             ("logits GEMM W·xᵀ (transposed)", () => w.matmul(h.t())),
+            ("W·xᵀ, then copied to x·Wᵀ's layout", () => w.matmul(h.t()).t().contiguous()),
             ("log-softmax", () => logits.detach().log_softmax(-1)),
             ("cross-entropy forward + backward", () =>
             {

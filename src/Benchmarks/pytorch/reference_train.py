@@ -81,6 +81,7 @@ def kernels(vocab, width, rows, repetitions):
     cases = {
         "logits GEMM x·Wᵀ": lambda: h @ w.t(),
         "logits GEMM W·xᵀ (transposed)": lambda: w @ h.t(),
+        "W·xᵀ, then copied to x·Wᵀ's layout": lambda: (w @ h.t()).t().contiguous(),
         "log-softmax": lambda: logits.detach().log_softmax(-1),
         "cross-entropy forward + backward": cross_entropy_both,
         "gradient GEMM G·W": lambda: g @ w,

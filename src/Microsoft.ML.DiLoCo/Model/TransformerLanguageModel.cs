@@ -99,15 +99,19 @@ internal sealed class TransformerLanguageModel : nn.Module<Tensor, Tensor>
     /// <summary>Logits [B, T, V] for tokens [B, T] (int64, 1 ≤ T ≤ ContextLength).</summary>
     public override Tensor forward(Tensor tokens)
     {
+        CheckTokens(tokens);
+        // Intermediates die here; autograd keeps what backward needs on its own.
+        using var scope = NewDisposeScope();
+        return Head(Body(Embed(tokens))).MoveToOuterDisposeScope();
+    }
+
+    private void CheckTokens(Tensor tokens)
+    {
         if (tokens.dim() != 2 || tokens.dtype != ScalarType.Int64)
             throw new ArgumentException($"Tokens must be a 2-D int64 tensor [batch, time]; got {tokens.dtype} [{string.Join(", ", tokens.shape)}].", nameof(tokens));
         long time = tokens.shape[1];
         if (time < 1 || time > Options.ContextLength)
             throw new ArgumentOutOfRangeException(nameof(tokens), time, $"The sequence length must be in [1, {Options.ContextLength}] (Model.ContextLength).");
-
-        // Intermediates die here; autograd keeps what backward needs on its own.
-        using var scope = NewDisposeScope();
-        return Head(Body(Embed(tokens))).MoveToOuterDisposeScope();
     }
 
     /// <summary>The first piece of <see cref="forward"/>: token (+ learned position) embeddings [B, T, C] of tokens [B, T]
