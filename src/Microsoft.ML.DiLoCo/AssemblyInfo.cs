@@ -2,3 +2,5 @@
 [assembly: System.Runtime.CompilerServices.InternalsVisibleTo("Microsoft.ML.DiLoCo.Tests")]
 // The MPI test launcher reads θ̂ to print its checksum.
 [assembly: System.Runtime.CompilerServices.InternalsVisibleTo("Microsoft.ML.DiLoCo.MpiRunner")]
+// The speed benchmark times the pieces of one inner step (Model.Embed/Body/Head, the worker's InnerStep).
+[assembly: System.Runtime.CompilerServices.InternalsVisibleTo("DiLoCo.Benchmarks")]

@@ -37,15 +37,8 @@ switch (mode)
         break;
     }
     case "speed":
-    {
-        int speedSteps = int.Parse(ArgumentAfter("--steps") ?? "60");
-        var results = SpeedBenchmark.Run(speedSteps, Path.Combine(AppContext.BaseDirectory, "pytorch", "reference_train.py"));
-        File.WriteAllText(Path.Combine(output, "speed.json"), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
-        string section = SpeedBenchmark.Document(results, speedSteps, machine, commit);
-        File.WriteAllText(Path.Combine(output, "speed.md"), section);
-        Console.WriteLine(section);
+        Console.WriteLine(SpeedBenchmark.Write(output, ArgumentAfter("--steps") is { } n ? int.Parse(n) : null, args.Contains("--quick"), machine, commit));
         break;
-    }
     case "overlap":
     {
         var results = OverlapBenchmark.Run(settings.Workers, settings.GlobalBatch);

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using Microsoft.ML.DiLoCo.Communication;
 using TorchSharp;
@@ -30,6 +31,7 @@ internal sealed class FragmentBuffers : IDisposable
             var p = parameters[parameterIndices[j]];
             long n = p.numel();
             if (_offsets[j] + n > int.MaxValue) throw new NotSupportedException("A fragment larger than 2^31 values must be split into more fragments.");
+            if (n > int.MaxValue / sizeof(float)) throw new NotSupportedException($"A parameter of {n:N0} values (over 2 GiB) is not supported by the exchange buffers.");
             _offsets[j + 1] = _offsets[j] + (int)n;
             _staging[j] = zeros(p.shape, ScalarType.Float32).DetachFromDisposeScope();
         }
@@ -112,7 +114,7 @@ internal sealed class FragmentBuffers : IDisposable
         for (int j = 0; j < _parameterIndices.Length; j++)
         {
             var p = parameters[_parameterIndices[j]];
-            _staging[j].data<float>().CopyFrom(new ReadOnlySpan<float>(Mean, _offsets[j], _offsets[j + 1] - _offsets[j]), 0, 0);
+            new ReadOnlySpan<float>(Mean, _offsets[j], _offsets[j + 1] - _offsets[j]).CopyTo(Staged(j));
             var grad = p.grad;
             if (grad is null)
             {
@@ -124,7 +126,14 @@ internal sealed class FragmentBuffers : IDisposable
     }
 
     private void CopyOut(int j) =>
-        _staging[j].data<float>().CopyTo(new Span<float>(Values, _offsets[j], _offsets[j + 1] - _offsets[j]), 0, 0);
+        Staged(j).CopyTo(new Span<float>(Values, _offsets[j], _offsets[j + 1] - _offsets[j]));
+
+    /// <summary>
+    /// The staging tensor's own memory (CPU, contiguous, FP32: we made it). TorchSharp's element accessor
+    /// (<c>data&lt;float&gt;().CopyTo/CopyFrom</c>) went value by value (~60 ns each on the loaded dev VM: 100+ ms per
+    /// data-parallel step at 0.84 M parameters); this is a plain memory copy.
+    /// </summary>
+    private Span<float> Staged(int j) => MemoryMarshal.Cast<byte, float>(_staging[j].bytes);
 
     public void Dispose()
     {
