@@ -79,8 +79,9 @@ internal static class TiktokenText
         if (start < text.Length) ids.AddRange(tokenizer.EncodeToIds(text[start..]));
     }
 
-    // A piece longer than MaximumPieceLength needs a run of at least that many whitespace or non-whitespace chars
-    // (the regexes add at most one char of the other kind in front).
+    // A cheap filter before pre-tokenizing: a piece is one run of whitespace or of non-whitespace chars, plus at most
+    // one char of the other kind in front (or, in cl100k, punctuation followed by newlines). Text without a run of
+    // MaximumPieceLength chars has no piece longer than about twice that, whose quadratic cost stays small.
     private static bool HasLongRun(ReadOnlySpan<char> text)
     {
         if (text.Length < MaximumPieceLength) return false;
