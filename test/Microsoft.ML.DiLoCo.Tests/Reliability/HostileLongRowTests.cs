@@ -45,7 +45,8 @@ public sealed class HostileLongRowTests
             Assert.Inconclusive("Slow: set DILOCO_SLOW_TESTS=1 to run.");
         using var process = Process.GetCurrentProcess();
         // Scoring first, in a process that has not yet held the 100 MB row: sliding windows, stride = context 16.
-        // Sizes in MB: DILOCO_LONG_ROW_SCORING_MB (default "4,16"); 100 MB took 12 minutes here.
+        // Sizes in MB: DILOCO_LONG_ROW_SCORING_MB (default "4,16"); 100 MB took 12 minutes here
+        // (DILOCO_LONG_ROW_SCORING_MB=100).
         string sizes = Environment.GetEnvironmentVariable("DILOCO_LONG_ROW_SCORING_MB") ?? "4,16";
         var ml = new MLContext(seed: 1);
         var model = SavedModels.Random();
