@@ -6,8 +6,11 @@ namespace Microsoft.ML.DiLoCo.Data;
 internal static class TextColumnReader
 {
     /// <summary>
-    /// Returns the non-empty values of a text column, in row order. ML.NET represents both <see cref="string"/>
-    /// and <see cref="ReadOnlyMemory{T}"/> of char members as <see cref="TextDataViewType"/>, so both are accepted.
+    /// Returns the values of a text column that hold a non-whitespace character, in row order: empty, missing and
+    /// whitespace-only rows are skipped, the rule scoring follows too (they score TokenCount 0). Other text is kept
+    /// as it is, invalid UTF-16 included (the tokenizer reads a lone surrogate as U+FFFD). ML.NET represents both
+    /// <see cref="string"/> and <see cref="ReadOnlyMemory{T}"/> of char members as <see cref="TextDataViewType"/>,
+    /// so both are accepted.
     /// </summary>
     /// <exception cref="ArgumentException">The column does not exist, or is not a scalar text column.</exception>
     public static List<string> ReadDocuments(IDataView data, string columnName)
@@ -38,7 +41,7 @@ internal static class TextColumnReader
         while (cursor.MoveNext())
         {
             getter(ref value);
-            if (!value.IsEmpty)
+            if (!value.Span.IsWhiteSpace())
             {
                 documents.Add(value.ToString());
             }

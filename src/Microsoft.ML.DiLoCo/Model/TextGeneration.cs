@@ -14,7 +14,8 @@ internal static class TextGeneration
     /// <summary>
     /// Yields up to <paramref name="maxNewTokens"/> token ids following the prompt, lazily (the caller may stop early).
     /// Temperature 0 is greedy; topK 0 and topP 1 turn those filters off. Each step runs in eval mode under no_grad
-    /// and restores the model's training mode before yielding.
+    /// and restores the model's training mode before yielding. A prompt longer than the context is read from its
+    /// last ContextLength tokens, as every later step is.
     /// </summary>
     public static IEnumerable<int> Sample(
         TransformerLanguageModel model, int[] promptIds, int maxNewTokens, float temperature, int topK, float topP, int seed, Device device,
@@ -42,7 +43,12 @@ internal static class TextGeneration
         bool useCache)
     {
         var random = new Random(seed);
-        var context = new List<long>(promptIds.Select(id => (long)id));
+        // Only the last ContextLength tokens are ever read. Keeping ContextLength + 1 of a longer prompt keeps it
+        // longer than the context, so the same (uncached) path runs as with the whole prompt, and a 100 MB prompt
+        // costs no more than its encoding.
+        int kept = Math.Min(promptIds.Length, model.Options.ContextLength + 1);
+        var context = new List<long>(kept + Math.Min(maxNewTokens, 1 << 16));
+        foreach (int id in promptIds.AsSpan(promptIds.Length - kept)) context.Add(id);
         using var cache = useCache && maxNewTokens > 0 ? new KeyValueCache(model) : null;
         for (int step = 0; step < maxNewTokens; step++)
         {

@@ -42,42 +42,48 @@ internal sealed class TransformerTextScorer : ITextBatchScorer
 
     public void Score(ReadOnlySpan<ReadOnlyMemory<char>> texts, Span<TextScore> results)
     {
-        var windows = new List<Window>();
         var sums = new double[texts.Length];
-        var counts = new int[texts.Length];
-        var sequences = new int[texts.Length][];
+        var ids = new int[texts.Length][];
         int context = _model.Options.ContextLength;
+        // Windows are cut as they are scored, _windowsPerForward at a time: memory is the texts' ids plus one forward
+        // pass, whatever the stride (a list of every window of a 100 MB text at stride 1 would take gigabytes).
+        var batch = new List<Window>(_windowsPerForward);
         for (int i = 0; i < texts.Length; i++)
         {
             // Whitespace-only text counts as empty (TokenCount 0, NaN loss), like empty text: it holds no words to score.
-            var ids = texts[i].Span.IsWhiteSpace() ? [] : _tokenizer.Encode(texts[i].ToString());
-            var sequence = new int[ids.Length + 1];
-            sequence[0] = _tokenizer.EndOfTextId;
-            ids.CopyTo(sequence, 1);
-            sequences[i] = sequence;
-            int targets = ids.Length;
-            counts[i] = targets;
+            ReadOnlySpan<char> text = texts[i].Span;
+            ids[i] = text.IsWhiteSpace() ? [] : _tokenizer.Encode(text);
+            int targets = ids[i].Length;
             int scored = 0;
             for (int begin = 0; scored < targets; begin += _stride)
             {
                 int length = Math.Min(context, targets - begin);
-                windows.Add(new Window(i, begin, length, scored - begin));
+                batch.Add(new Window(i, begin, length, scored - begin));
                 scored = begin + length;
+                if (batch.Count == _windowsPerForward)
+                {
+                    ScoreWindows(batch, ids, sums);
+                    batch.Clear();
+                }
             }
         }
 
-        for (int start = 0; start < windows.Count; start += _windowsPerForward)
-            ScoreWindows(windows.GetRange(start, Math.Min(_windowsPerForward, windows.Count - start)), sequences, sums);
+        if (batch.Count > 0)
+            ScoreWindows(batch, ids, sums);
 
         for (int i = 0; i < texts.Length; i++)
         {
-            if (counts[i] == 0) { results[i] = TextScore.Empty; continue; }
-            double loss = sums[i] / counts[i];
-            results[i] = new TextScore((float)loss, (float)Math.Exp(loss), counts[i]);
+            int count = ids[i].Length;
+            if (count == 0) { results[i] = TextScore.Empty; continue; }
+            double loss = sums[i] / count;
+            results[i] = new TextScore((float)loss, (float)Math.Exp(loss), count);
         }
     }
 
-    private void ScoreWindows(List<Window> windows, int[][] sequences, double[] sums)
+    // Position k of a text's sequence is end-of-text for k = 0, else token k − 1 of the text.
+    private int TokenAt(int[] ids, int k) => k == 0 ? _tokenizer.EndOfTextId : ids[k - 1];
+
+    private void ScoreWindows(List<Window> windows, int[][] ids, double[] sums)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
@@ -87,11 +93,11 @@ internal sealed class TransformerTextScorer : ITextBatchScorer
         for (int w = 0; w < windows.Count; w++)
         {
             var window = windows[w];
-            var sequence = sequences[window.Text];
+            var text = ids[window.Text];
             for (int j = 0; j < window.Length; j++)
             {
-                inputs[w * width + j] = sequence[window.Begin + j];
-                targets[w * width + j] = sequence[window.Begin + j + 1];
+                inputs[w * width + j] = TokenAt(text, window.Begin + j);
+                targets[w * width + j] = text[window.Begin + j];
             }
         }
         var device = _model.parameters().First().device;

@@ -66,12 +66,40 @@ internal sealed class LanguageModelTokenizer
     public int[] Encode(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
+        return Encode(text.AsSpan());
+    }
+
+    /// <summary>
+    /// Encodes text as ordinary text (special tokens are not parsed from it). Any UTF-16 is accepted: each lone
+    /// surrogate is read as U+FFFD, the replacement character, by every tokenizer (docs/reliability.md, "Hostile text").
+    /// </summary>
+    public int[] Encode(ReadOnlySpan<char> text)
+    {
         if (Inner is ByteTokenizer)
         {
             return EncodeBytes(text);
         }
 
         return EncodeOrdinary(text);
+    }
+
+    /// <summary>
+    /// True for the byte tokenizer: the number of tokens of a text is known without encoding it
+    /// (<see cref="LengthOf"/>), and <see cref="EncodeInto"/> writes the ids in place.
+    /// </summary>
+    public bool EncodesInPlace => Inner is ByteTokenizer;
+
+    /// <summary>The byte tokenizer only: the number of ids of <paramref name="text"/> (its UTF-8 length, a lone surrogate counting as U+FFFD).</summary>
+    public int LengthOf(ReadOnlySpan<char> text) => EncodesInPlace
+        ? Utf8Bytes.Count(text)
+        : throw new InvalidOperationException($"The {Kind} tokenizer cannot count tokens without encoding; call Encode.");
+
+    /// <summary>The byte tokenizer only: encodes <paramref name="text"/> into <paramref name="destination"/>, which holds exactly <see cref="LengthOf"/> ids.</summary>
+    public void EncodeInto(ReadOnlySpan<char> text, Span<int> destination)
+    {
+        if (!EncodesInPlace)
+            throw new InvalidOperationException($"The {Kind} tokenizer cannot encode in place; call Encode.");
+        Utf8Bytes.Write(text, destination);
     }
 
     /// <summary>Decodes token ids to text; the end-of-text id becomes <c>&lt;|endoftext|&gt;</c>.</summary>
@@ -88,15 +116,10 @@ internal sealed class LanguageModelTokenizer
         return new LanguageModelTokenizer(kind, tokenizer, vocabularySize, endOfTextId, specialTokens.Keys);
     }
 
-    private static int[] EncodeBytes(string text)
+    private static int[] EncodeBytes(ReadOnlySpan<char> text)
     {
-        byte[] bytes = System.Text.Encoding.UTF8.GetBytes(text);
-        var ids = new int[bytes.Length];
-        for (int i = 0; i < bytes.Length; i++)
-        {
-            ids[i] = bytes[i];
-        }
-
+        var ids = new int[Utf8Bytes.Count(text)];
+        Utf8Bytes.Write(text, ids);
         return ids;
     }
 
@@ -104,38 +127,34 @@ internal sealed class LanguageModelTokenizer
     // tiktoken's encode_ordinary instead, the text is cut inside every such spelling, right after its leading
     // punctuation ("<|" | "endoftext|>"), and the pieces are encoded one by one. The regex pre-tokenizers of GPT-2 and
     // cl100k always end a piece at that point anyway (punctuation followed by a letter), so the ids are the same as
-    // encoding the whole text without special tokens.
-    private int[] EncodeOrdinary(string text)
+    // encoding the whole text without special tokens. Lone surrogates become U+FFFD first (TiktokenText), and pieces
+    // longer than TiktokenText.MaximumPieceLength are encoded in chunks (BPE is quadratic in the piece length).
+    private int[] EncodeOrdinary(ReadOnlySpan<char> original)
     {
-        int cut = NextCut(text, 0);
-        if (cut < 0)
-        {
-            return Inner.EncodeToIds(text).ToArray();
-        }
-
+        char[]? repaired = TiktokenText.ReplaceLoneSurrogates(original);
+        ReadOnlySpan<char> text = repaired is null ? original : repaired;
         var ids = new List<int>(text.Length / 3 + 16);
         int start = 0;
-        while (cut >= 0)
+        for (int cut = NextCut(text, 0); cut >= 0; cut = NextCut(text, start))
         {
-            ids.AddRange(Inner.EncodeToIds(text.AsSpan(start, cut - start)));
+            TiktokenText.Encode(Inner, text[start..cut], ids);
             start = cut;
-            cut = NextCut(text, start);
         }
 
-        ids.AddRange(Inner.EncodeToIds(text.AsSpan(start)));
+        TiktokenText.Encode(Inner, text[start..], ids);
         return ids.ToArray();
     }
 
     // The earliest cut position at or after start, or -1 when no special-token spelling remains.
-    private int NextCut(string text, int start)
+    private int NextCut(ReadOnlySpan<char> text, int start)
     {
         int best = -1;
         foreach ((string special, int cutAfter) in _specialTokens)
         {
-            int at = text.IndexOf(special, start, StringComparison.Ordinal);
-            if (at >= 0 && (best < 0 || at + cutAfter < best))
+            int at = text[start..].IndexOf(special, StringComparison.Ordinal);
+            if (at >= 0 && (best < 0 || start + at + cutAfter < best))
             {
-                best = at + cutAfter;
+                best = start + at + cutAfter;
             }
         }
 
