@@ -2,7 +2,8 @@
 # Benchmarks (issue 5): programs that print tables and write docs/benchmarks/*.md, *.json, *.csv.
 #   bash build/bench.sh quality [--quick|--full]     quality and bytes of every method (quick: minutes; full: hours)
 #   bash build/bench.sh speed                        inner-step tokens/s beside PyTorch (needs python3-torch)
-#   bash build/bench.sh overlap                      utilisation under a simulated link; bandwidth needed per utilisation (~8 min)
+#   bash build/bench.sh overlap                      utilisation under a simulated link, 3 runs per point; bandwidth needed per utilisation (~12 min)
+#   bash build/bench.sh overlap-link [--rate 20mbit] (root) the final method and data-parallel over a tc-shaped veth pair (~4 min)
 # Run on an otherwise idle machine: timings are only comparable when nothing else holds a core.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,6 +1,7 @@
 // Benchmarks (issue 5): programs that print tables and write docs/benchmarks.md, not timed unit tests.
 //   dotnet run -c Release --project src/Benchmarks/DiLoCo.Benchmarks -- quality [--quick|--full] [--out docs/benchmarks]
 //   ... -- overlap: utilisation under the simulated link and the bandwidth needed per target utilisation
+//   ... -- overlap-link [--rate 20mbit]: (root) one point on a real tc-shaped link beside the model
 using System.Diagnostics;
 using System.Text.Json;
 using DiLoCo.Benchmarks;
@@ -40,19 +41,15 @@ switch (mode)
         Console.WriteLine(SpeedBenchmark.Write(output, ArgumentAfter("--steps") is { } n ? int.Parse(n) : null, args.Contains("--quick"), machine, commit));
         break;
     case "overlap":
-    {
-        var results = OverlapBenchmark.Run(settings.Workers, settings.GlobalBatch);
-        File.WriteAllText(Path.Combine(output, "overlap.json"), JsonSerializer.Serialize(results, new JsonSerializerOptions
-        {
-            WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        }));
-        string section = OverlapBenchmark.Document(results, settings.Workers, settings.GlobalBatch, machine, commit);
-        File.WriteAllText(Path.Combine(output, "overlap.md"), section);
-        Console.WriteLine(section);
+        OverlapBenchmark.RunAndWrite(settings.Workers, settings.GlobalBatch, output, machine, commit);
         break;
-    }
+    case "overlap-tables": // overlap.md and overlap.png again from overlap.json (+ overlap-link.json), no training
+        Console.WriteLine(OverlapBenchmark.Render(OverlapBenchmark.TryLoad(output) ?? throw new FileNotFoundException("No overlap.json of the current format: run the overlap mode.", Path.Combine(output, "overlap.json")), output));
+        break;
+    case "overlap-link": // as root: the final method and data-parallel over a tc-shaped veth pair (build/netns-overlap.sh)
+        return OverlapLinkBenchmark.RunAndWrite(settings.GlobalBatch, output, machine, commit, ArgumentAfter("--rate"));
     default:
-        Console.Error.WriteLine($"Unknown benchmark '{mode}'. Use: quality|quality-tables|overlap|speed [--quick|--full] [--steps N] [--out DIR] [--commit SHA].");
+        Console.Error.WriteLine($"Unknown benchmark '{mode}'. Use: quality|quality-tables|overlap|overlap-tables|overlap-link|speed [--quick|--full] [--steps N] [--out DIR] [--commit SHA].");
         return 2;
 }
 return 0;
