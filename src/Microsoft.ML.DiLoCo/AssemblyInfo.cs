@@ -2,3 +2,5 @@
 [assembly: System.Runtime.CompilerServices.InternalsVisibleTo("Microsoft.ML.DiLoCo.Tests")]
 // The MPI test launcher reads θ̂ to print its checksum.
 [assembly: System.Runtime.CompilerServices.InternalsVisibleTo("Microsoft.ML.DiLoCo.MpiRunner")]
+// The scoring benchmark times the model's own forward pass and the generation loop with and without the key/value cache.
+[assembly: System.Runtime.CompilerServices.InternalsVisibleTo("DiLoCo.Benchmarks")]
