@@ -105,9 +105,9 @@ switch (mode)
     }
     case "document":
     {
-        string page = ArgumentAfter("--page") ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(output))!, "benchmarks.md");
+        string page = ArgumentAfter("--page") ?? Path.Combine(Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(output)) ?? ".", "benchmarks.md");
         File.WriteAllText(page, BenchmarksPage.Assemble(output, TierNamed()));
-        Console.WriteLine($"Wrote {Path.GetRelativePath(Directory.GetCurrentDirectory(), page)} from {BenchmarksPage.HeaderFile} and the section files in {output}.");
+        Console.WriteLine($"Wrote {page} from {BenchmarksPage.HeaderFile} and the section files in {output}.");
         break;
     }
     default:

@@ -16,13 +16,16 @@ internal sealed record ScoringSettings(int LongRows = 32, int ShortRows = 256, i
 /// <summary>One way of scoring one batch of texts at one thread count: the seconds of each timed repetition.</summary>
 /// <param name="Baseline">The forward-pass path this one is compared with (grouped the same way), or null for a forward pass itself.</param>
 /// <param name="MaxLossDifference">Largest |loss − forward pass's loss| over the rows (checks that both computed the same thing).</param>
-internal sealed record ScoringTiming(string Case, int Threads, string Path, string? Baseline, int Rows, long Tokens, double[] Seconds, double MaxLossDifference);
+/// <param name="CpuSeconds">CPU time of this process (all its threads) per repetition: the work done, whatever else the machine runs.</param>
+internal sealed record ScoringTiming(string Case, int Threads, string Path, string? Baseline, int Rows, long Tokens, double[] Seconds, double MaxLossDifference,
+    double[] CpuSeconds);
 
 /// <summary>Greedy generation of <c>NewTokens</c> after a <c>PromptTokens</c> prompt, with or without the key/value cache.</summary>
 internal sealed record GenerationTiming(int Threads, int PromptTokens, int NewTokens, bool KeyValueCache, double[] Seconds);
 
+/// <param name="LoadAverage">The machine's 1-minute load average (/proc/loadavg) before and after the timed part; null where unknown.</param>
 internal sealed record ScoringResults(long Parameters, int TrainingSteps, double TrainingSeconds, double TrainingLoss, ScoringSettings Settings,
-    List<ScoringTiming> Scoring, List<GenerationTiming> Generation);
+    List<ScoringTiming> Scoring, List<GenerationTiming> Generation, double[]? LoadAverage = null);
 
 /// <summary>
 /// Scoring and generation throughput of a trained model (the quality benchmark's shape, trained briefly on the State of
@@ -70,6 +73,7 @@ internal static class ScoringBenchmark
 
         var scoring = new List<ScoringTiming>();
         var generation = new List<GenerationTiming>();
+        double? loadBefore = LoadAverage();
         foreach (int threads in new[] { 1, Environment.ProcessorCount }.Distinct())
         {
             torch.set_num_threads(threads);
@@ -78,7 +82,19 @@ internal static class ScoringBenchmark
             generation.AddRange(TimeGeneration(model, validation, threads, settings.Repetitions));
         }
         return new ScoringResults(model.ParameterCount, settings.TrainingSteps, trainingSeconds, trainingLoss,
-            settings, scoring, generation);
+            settings, scoring, generation, loadBefore is { } before && LoadAverage() is { } after ? [before, after] : null);
+    }
+
+    private static double? LoadAverage()
+    {
+        try
+        {
+            return double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return null;
+        }
     }
 
     private static LanguageModelTransformer Train(MLContext ml, IReadOnlyList<SotuSpeech> speeches, int steps)
@@ -157,15 +173,21 @@ internal static class ScoringBenchmark
         var warmUp = paths.Select(p => p.Run()).ToArray();
         var difference = warmUp.Select(losses => warmUp[0].Zip(losses, (a, b) => Math.Abs(a - b)).Max()).ToArray();
         var seconds = paths.Select(_ => new double[repetitions]).ToArray();
+        var cpuSeconds = paths.Select(_ => new double[repetitions]).ToArray();
+        // Each repetition starts one path later, so no path always runs right after the same neighbour.
         for (int r = 0; r < repetitions; r++)
-            for (int p = 0; p < paths.Length; p++)
+            for (int k = 0; k < paths.Length; k++)
             {
+                int p = (k + r) % paths.Length;
+                var cpu = Process.GetCurrentProcess().TotalProcessorTime;
                 var clock = Stopwatch.StartNew();
                 paths[p].Run();
                 seconds[p][r] = clock.Elapsed.TotalSeconds;
+                cpuSeconds[p][r] = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
             }
 
-        var timings = paths.Select((p, i) => new ScoringTiming(name, threads, p.Path, p.Baseline, texts.Length, batched.TokenCount, seconds[i], difference[i])).ToList();
+        var timings = paths.Select((p, i) => new ScoringTiming(name, threads, p.Path, p.Baseline, texts.Length, batched.TokenCount, seconds[i], difference[i],
+            cpuSeconds[i])).ToList();
         foreach (var t in timings)
             Console.WriteLine($"{name}, {threads} thread(s), {t.Path,-40}: {t.Tokens / Statistics.Median(t.Seconds),9:N0} tokens/s (max |Δloss| {t.MaxLossDifference:G2})");
         return timings;
@@ -184,8 +206,9 @@ internal static class ScoringBenchmark
         var seconds = runs.Select(_ => new double[repetitions]).ToArray();
         foreach (var run in runs) Generate(run);
         for (int r = 0; r < repetitions; r++)
-            for (int i = 0; i < runs.Length; i++)
+            for (int k = 0; k < runs.Length; k++)
             {
+                int i = (k + r) % runs.Length;
                 var clock = Stopwatch.StartNew();
                 Generate(runs[i]);
                 seconds[i][r] = clock.Elapsed.TotalSeconds;

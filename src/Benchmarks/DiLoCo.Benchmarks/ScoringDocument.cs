@@ -24,7 +24,10 @@ internal static class ScoringDocument
                         $"repetitions interleaved across paths; the median is shown, the spread is the slowest and fastest repetition. " +
                         $"Threads: torch intra-op threads ({string.Join(" and ", threadCounts)}; {threadCounts.Max()} = all cores), " +
                         $"OMP_WAIT_POLICY=PASSIVE. Command: `bash build/bench.sh scoring`."));
-        text.AppendLine($"Machine: {machine}. Commit: {commit}.");
+        string load = results.LoadAverage is [var before, var after]
+            ? string.Create(CultureInfo.InvariantCulture, $" Load average (1 min) {before:0.0} before the timed part, {after:0.0} after{(Math.Max(before, after) > threadCounts.Max() / 2.0 ? ": a busy machine, compare paths only within this run" : "")}.")
+            : "";
+        text.AppendLine($"Machine: {machine}. Commit: {commit}.{load}");
         text.AppendLine();
         text.AppendLine("The forward pass is the model's own forward and per-token cross-entropy on exactly the windows `TransformerTextScorer` " +
                         "builds (end-of-text, then windows of 128 tokens, right-padded, up to 64 windows a pass), prepared in advance: no " +
@@ -33,14 +36,15 @@ internal static class ScoringDocument
                         "pass one text a call. `TransformerTextScorer` (the library's scorer called directly, grouped the same way: tokenization, " +
                         "windows, input tensors, forward) splits each gap into the scorer's own work and ML.NET's.");
         text.AppendLine();
-        text.AppendLine("| rows | threads | path | rows/s | tokens/s | spread (tokens/s) | vs forward pass |");
-        text.AppendLine("|---|---|---|---|---|---|---|");
+        text.AppendLine("| rows | threads | path | rows/s | tokens/s | spread (tokens/s) | vs forward pass | vs forward pass, CPU time |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|");
         foreach (var t in results.Scoring)
         {
             double median = Statistics.Median(t.Seconds);
             string ratio = t.Baseline is null ? "—" : string.Create(CultureInfo.InvariantCulture, $"{Ratio(results, t):P1}");
+            string cpu = t.Baseline is null ? "—" : string.Create(CultureInfo.InvariantCulture, $"{Ratio(results, t, r => r.CpuSeconds):P1}");
             text.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {t.Case} | {t.Threads} | {t.Path} | {t.Rows / median:N1} | {t.Tokens / median:N0} | " +
-                                      $"{t.Tokens / t.Seconds.Max():N0}–{t.Tokens / t.Seconds.Min():N0} | {ratio} |"));
+                                      $"{t.Tokens / t.Seconds.Max():N0}–{t.Tokens / t.Seconds.Min():N0} | {ratio} | {cpu} |"));
         }
         text.AppendLine();
         text.AppendLine(Verdict(results));
@@ -71,11 +75,13 @@ internal static class ScoringDocument
         return text.ToString();
     }
 
-    /// <summary>This path's median throughput over its baseline's at the same rows and threads.</summary>
-    public static double Ratio(ScoringResults results, ScoringTiming t)
+    /// <summary>This path's median throughput over its baseline's at the same rows and threads, by wall-clock seconds or by
+    /// another measure of the repetitions (CPU time: the work done, undisturbed by other processes on a shared machine).</summary>
+    public static double Ratio(ScoringResults results, ScoringTiming t, Func<ScoringTiming, double[]>? seconds = null)
     {
+        seconds ??= r => r.Seconds;
         var baseline = results.Scoring.Single(b => b.Case == t.Case && b.Threads == t.Threads && b.Path == t.Baseline);
-        return Statistics.Median(baseline.Seconds) / Statistics.Median(t.Seconds);
+        return Statistics.Median(seconds(baseline)) / Statistics.Median(seconds(t));
     }
 
     // The target, met or missed per path, and where the time of the gap goes (scorer versus ML.NET).
@@ -88,11 +94,13 @@ internal static class ScoringDocument
         text.Append(missed.Count == 0
             ? string.Create(CultureInfo.InvariantCulture, $"met on every row (lowest {checkedPaths.Min(t => Ratio(results, t)):P1}).")
             : string.Create(CultureInfo.InvariantCulture, $"missed by {missed.Count} of {checkedPaths.Count}: ") +
-              string.Join("; ", missed.Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.Path}, {t.Case}, {t.Threads} thread(s): {Ratio(results, t):P1}"))) + ".");
+              string.Join("; ", missed.Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.Path}, {t.Case}, {t.Threads} thread(s): {Ratio(results, t):P1}"))) +
+              " (by CPU time: " + string.Join(", ", missed.Select(t => Ratio(results, t, r => r.CpuSeconds).ToString("P1", CultureInfo.InvariantCulture))) + ").");
         text.AppendLine();
         text.AppendLine();
-        text.AppendLine("Where the time goes (medians of one pass over the rows; scorer = tokenization, windows, input tensors; ML.NET = cursors, " +
-                        "read-ahead, row objects; a negative share is noise):");
+        text.AppendLine("Where the time goes: CPU time of one pass over the rows (medians; all threads of the process), the forward pass, what " +
+                        "the scorer adds (tokenization, windows, input tensors) and what ML.NET adds (cursors, read-ahead, row objects), as " +
+                        "shares of the ML.NET path's total; a negative share is noise:");
         text.AppendLine();
         text.AppendLine("| rows | threads | ML.NET path | forward pass | + scorer | + ML.NET |");
         text.AppendLine("|---|---|---|---|---|---|");
@@ -103,14 +111,17 @@ internal static class ScoringDocument
                          (ScoringBenchmark.ForwardSingle, ScoringBenchmark.ScorerSingle, ScoringBenchmark.Engine),
                      })
             {
-                double forward = Statistics.Median(group.Single(t => t.Path == forwardPath).Seconds);
-                double scorer = Statistics.Median(group.Single(t => t.Path == scorerPath).Seconds);
-                double mlnet = Statistics.Median(group.Single(t => t.Path == mlnetPath).Seconds);
+                double forward = Statistics.Median(group.Single(t => t.Path == forwardPath).CpuSeconds);
+                double scorer = Statistics.Median(group.Single(t => t.Path == scorerPath).CpuSeconds);
+                double mlnet = Statistics.Median(group.Single(t => t.Path == mlnetPath).CpuSeconds);
                 text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {group.Key.Case} | {group.Key.Threads} | {mlnetPath} | {forward * 1000:N0} ms | {(scorer - forward) * 1000:+0;-0} ms ({(scorer - forward) / mlnet:+0.0%;-0.0%}) | {(mlnet - scorer) * 1000:+0;-0} ms ({(mlnet - scorer) / mlnet:+0.0%;-0.0%}) |"));
+                    $"| {group.Key.Case} | {group.Key.Threads} | {mlnetPath} | {forward * 1000:N0} ms | {Signed(scorer - forward, mlnet)} | {Signed(mlnet - scorer, mlnet)} |"));
             }
         return text.ToString().TrimEnd();
     }
+
+    private static string Signed(double seconds, double total) => string.Create(CultureInfo.InvariantCulture,
+        $"{(seconds < 0 ? "−" : "+")}{Math.Abs(seconds) * 1000:N0} ms ({(seconds < 0 ? "−" : "+")}{Math.Abs(seconds) / total:0.0%})");
 
     private static string Spread(GenerationTiming g) => string.Create(CultureInfo.InvariantCulture, $"{g.NewTokens / g.Seconds.Max():N0}–{g.NewTokens / g.Seconds.Min():N0}");
 }
