@@ -11,6 +11,7 @@ const string Usage = """
       overlap                                          utilisation under a simulated link; bandwidth per target utilisation
       speed [--steps N]                                inner-step tokens/s beside PyTorch (needs /usr/bin/python3 with torch)
       scoring [--rows N] [--short-rows N] [--repetitions N] [--training-steps N]   forward pass vs Transform vs PredictionEngine; generation with/without KV cache
+      scoring-tables [--commit SHA]                   re-render the scoring section and plot from scoring.json (no measuring)
       comm [--quick|--medium|--full]                   the communication table alone, from the newest (or named) quality-<tier>.json
       document [--quick|--medium|--full]               assemble docs/benchmarks.md from header.md and the section files (no run)
     Common: --out DIR (section files; default docs/benchmarks), --page FILE (assembled page; default DIR/../benchmarks.md)
@@ -89,12 +90,22 @@ switch (mode)
         Console.WriteLine(section);
         break;
     }
+    case "scoring-tables":
+    {
+        // Re-renders the scoring section and plot from scoring.json (no measuring).
+        var results = JsonSerializer.Deserialize<ScoringResults>(File.ReadAllText(Path.Combine(output, "scoring.json")))!;
+        ScoringPlot.Save(results, Path.Combine(output, "scoring.png"));
+        string section = ScoringDocument.Write(results, machine, ArgumentAfter("--commit") ?? commit, "scoring.png");
+        File.WriteAllText(Path.Combine(output, "scoring.md"), section);
+        Console.WriteLine(section);
+        break;
+    }
     case "comm":
     {
         string? json = TierNamed() is { } tier ? Path.Combine(output, $"quality-{tier}.json") : BenchmarksPage.Newest(output, "quality-*.json");
         if (json is null || !File.Exists(json))
         {
-            Console.Error.WriteLine($"No quality results in {output} ({json ?? "quality-*.json"}): run `bash build/bench.sh quality` first.");
+            Console.Error.WriteLine($"No quality results in {output} ({json ?? "quality-*.json"}): run `bash build/bench.sh quality{(TierNamed() is { } named ? $" --{named}" : "")}` first.");
             return 1;
         }
         var results = JsonSerializer.Deserialize<List<QualityResult>>(File.ReadAllText(json))!;

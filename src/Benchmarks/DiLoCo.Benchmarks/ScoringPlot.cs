@@ -30,7 +30,9 @@ internal static class ScoringPlot
         plot.Axes.Bottom.SetTicks(
             groups.Select((_, g) => g * groupWidth + (paths.Count - 1) / 2.0).ToArray(),
             groups.Select(g => $"{g.Key.Case}, {g.Key.Threads} thread{(g.Key.Threads == 1 ? "" : "s")}").ToArray());
-        plot.Axes.Margins(bottom: 0);
+        // Room above the tallest bar for the legend.
+        double top = results.Scoring.Max(t => t.Tokens / t.Seconds.Min());
+        plot.Axes.SetLimitsY(0, top * 1.45);
         plot.Title("Scoring throughput: forward pass, Transform, PredictionEngine (median of repetitions)");
         plot.YLabel("tokens/s");
         plot.ShowLegend(ScottPlot.Alignment.UpperRight);
