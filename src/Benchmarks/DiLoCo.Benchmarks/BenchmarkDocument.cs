@@ -27,18 +27,14 @@ internal static class BenchmarkDocument
         var dpRuns = best.FirstOrDefault(g => g[0].Row.StartsWith("Data-parallel", StringComparison.Ordinal));
         double dp = dpRuns?.Average(r => r.FinalValidationLoss) ?? double.NaN;
         long dpBytes = results[0].DataParallelBytesSentPerWorker;
-        text.AppendLine("| method | seeds | inner lr | validation loss (nats/byte) | gap to data-parallel | bytes sent per worker | received | vs DP FP32 | vs DP BF16 | largest message | syncs |");
+        text.AppendLine($"| method | seeds | inner lr | validation loss (nats/byte) | gap to data-parallel | {CommunicationHeader} |");
         text.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var g in best)
         {
             var (mean, std) = MeanAndStd(g.Select(r => r.FinalValidationLoss));
-            long bytes = g[0].BytesSentPerWorker;
-            string ratio = bytes == 0 ? "—" : Ratio((double)g[0].DataParallelBytesSentPerWorker / bytes);
-            string ratioBf16 = bytes == 0 ? "—" : Ratio((double)g[0].DataParallelBytesSentPerWorker / 2 / bytes);
             string name = g[0].Headline ? $"**{g[0].Row}**" : g[0].Row;
-            string received = g[0].BytesReceivedPerWorker == 0 && bytes != 0 ? "—" : g[0].BytesReceivedPerWorker.ToString("N0", CultureInfo.InvariantCulture);
             text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {name} | {g.Count} | {g[0].InnerLearningRate:G3} | {mean:F4}{(g.Count > 1 ? $" ± {std:F4}" : "")} | {(mean - dp) / dp:+0.00%;-0.00%;0.00%} | {bytes:N0} | {received} | {ratio} | {ratioBf16} | {g[0].LargestMessageBytes:N0} | {g[0].Syncs} |"));
+                $"| {name} | {g.Count} | {g[0].InnerLearningRate:G3} | {mean:F4}{(g.Count > 1 ? $" ± {std:F4}" : "")} | {(mean - dp) / dp:+0.00%;-0.00%;0.00%} | {CommunicationCells(g[0])} |"));
         }
         text.AppendLine();
         text.AppendLine("± is the sample standard deviation over seeds. Bytes: all-gather accounting (each worker's payload to each of the " +
@@ -67,6 +63,19 @@ internal static class BenchmarkDocument
         text.AppendLine();
         text.AppendLine($"![validation loss of θ̂ over steps, seed 1 of each row](benchmarks/{png})");
         return text.ToString();
+    }
+
+    /// <summary>The communication columns shared by the quality table and the communication table (<see cref="CommunicationDocument"/>).</summary>
+    public const string CommunicationHeader = "bytes sent per worker | received | vs DP FP32 | vs DP BF16 | largest message | syncs";
+
+    /// <summary>One run's cells under <see cref="CommunicationHeader"/> (bytes do not depend on the seed or the learning rate).</summary>
+    public static string CommunicationCells(QualityResult run)
+    {
+        long bytes = run.BytesSentPerWorker;
+        string ratio = bytes == 0 ? "—" : Ratio((double)run.DataParallelBytesSentPerWorker / bytes);
+        string ratioBf16 = bytes == 0 ? "—" : Ratio((double)run.DataParallelBytesSentPerWorker / 2 / bytes);
+        string received = run.BytesReceivedPerWorker == 0 && bytes != 0 ? "—" : run.BytesReceivedPerWorker.ToString("N0", CultureInfo.InvariantCulture);
+        return string.Create(CultureInfo.InvariantCulture, $"{bytes:N0} | {received} | {ratio} | {ratioBf16} | {run.LargestMessageBytes:N0} | {run.Syncs}");
     }
 
     private static (double Mean, double Std) MeanAndStd(IEnumerable<double> values)

@@ -1,12 +1,30 @@
 // Benchmarks (issue 5): programs that print tables and write docs/benchmarks.md, not timed unit tests.
-//   dotnet run -c Release --project src/Benchmarks/DiLoCo.Benchmarks -- quality [--quick|--full] [--out docs/benchmarks]
-//   ... -- overlap: utilisation under the simulated link and the bandwidth needed per target utilisation
-//   ... -- overlap-link [--rate 20mbit]: (root) one point on a real tc-shaped link beside the model
+// build/bench.sh runs them (and `all` of them); Usage below lists the modes.
 using System.Diagnostics;
 using System.Text.Json;
 using DiLoCo.Benchmarks;
 
-string mode = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "quality";
+const string Usage = """
+    Usage: dotnet run -c Release --project src/Benchmarks/DiLoCo.Benchmarks -- MODE [options]   (or: bash build/bench.sh MODE [options])
+      quality [--quick|--medium|--full] [--steps N]   quality and bytes of every method; writes quality-<tier>.md/.json/.csv/.png
+      quality-tables [--quick|--medium|--full] [--partial] [--commit SHA]   re-render the quality section from its JSON (no training)
+      overlap                                          utilisation under a simulated link; bandwidth per target utilisation
+      overlap-tables                                   re-render the overlap section and plot from overlap.json (no training)
+      overlap-link [--rate 20mbit]                     (root) the final method and data-parallel over a tc-shaped veth pair
+      speed [--steps N] [--quick]                      inner-step tokens/s beside PyTorch (needs /usr/bin/python3 with torch)
+      scoring [--rows N] [--short-rows N] [--repetitions N] [--training-steps N]   forward pass vs Transform vs PredictionEngine; generation with/without KV cache
+      scoring-tables [--commit SHA]                   re-render the scoring section and plot from scoring.json (no measuring)
+      comm [--quick|--medium|--full]                   the communication table alone, from the newest (or named) quality-<tier>.json
+      document [--quick|--medium|--full]               assemble docs/benchmarks.md from header.md and the section files (no run)
+    Common: --out DIR (section files; default docs/benchmarks), --page FILE (assembled page; default DIR/../benchmarks.md)
+    """;
+
+string? mode = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal));
+if (mode is null)
+{
+    Console.Error.WriteLine(Usage);
+    return 2;
+}
 string output = ArgumentAfter("--out") ?? "docs/benchmarks";
 Directory.CreateDirectory(output);
 var settings = BenchmarkSettings.FromArguments(args, output);
@@ -48,11 +66,62 @@ switch (mode)
         break;
     case "overlap-link": // as root: the final method and data-parallel over a tc-shaped veth pair (build/netns-overlap.sh)
         return OverlapLinkBenchmark.RunAndWrite(settings.GlobalBatch, output, machine, commit, ArgumentAfter("--rate"));
+    case "scoring":
+    {
+        var scoringSettings = new ScoringSettings(
+            LongRows: int.Parse(ArgumentAfter("--rows") ?? "32"),
+            ShortRows: int.Parse(ArgumentAfter("--short-rows") ?? "256"),
+            Repetitions: int.Parse(ArgumentAfter("--repetitions") ?? "5"),
+            TrainingSteps: int.Parse(ArgumentAfter("--training-steps") ?? "60"));
+        var results = ScoringBenchmark.Run(scoringSettings);
+        File.WriteAllText(Path.Combine(output, "scoring.json"), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
+        ScoringPlot.Save(results, Path.Combine(output, "scoring.png"));
+        string section = ScoringDocument.Write(results, machine, commit, "scoring.png");
+        File.WriteAllText(Path.Combine(output, "scoring.md"), section);
+        Console.WriteLine(section);
+        break;
+    }
+    case "scoring-tables":
+    {
+        // Re-renders the scoring section and plot from scoring.json (no measuring).
+        var results = JsonSerializer.Deserialize<ScoringResults>(File.ReadAllText(Path.Combine(output, "scoring.json")))!;
+        ScoringPlot.Save(results, Path.Combine(output, "scoring.png"));
+        string section = ScoringDocument.Write(results, machine, ArgumentAfter("--commit") ?? commit, "scoring.png");
+        File.WriteAllText(Path.Combine(output, "scoring.md"), section);
+        Console.WriteLine(section);
+        break;
+    }
+    case "comm":
+    {
+        string? json = TierNamed() is { } tier ? Path.Combine(output, $"quality-{tier}.json") : BenchmarksPage.Newest(output, "quality-*.json");
+        if (json is null || !File.Exists(json))
+        {
+            Console.Error.WriteLine($"No quality results in {output} ({json ?? "quality-*.json"}): run `bash build/bench.sh quality{(TierNamed() is { } named ? $" --{named}" : "")}` first.");
+            return 1;
+        }
+        var results = JsonSerializer.Deserialize<List<QualityResult>>(File.ReadAllText(json))!;
+        string section = CommunicationDocument.Write(results, Path.GetRelativePath(Directory.GetCurrentDirectory(), json), ArgumentAfter("--commit") ?? CommunicationDocument.CommitOf(Path.ChangeExtension(json, ".md")) ?? "unknown");
+        File.WriteAllText(Path.Combine(output, "communication.md"), section);
+        Console.WriteLine(section);
+        break;
+    }
+    case "document":
+    {
+        string page = ArgumentAfter("--page") ?? Path.Combine(Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(output)) ?? ".", "benchmarks.md");
+        File.WriteAllText(page, BenchmarksPage.Assemble(output, TierNamed()));
+        Console.WriteLine($"Wrote {page} from {BenchmarksPage.HeaderFile} and the section files in {output}.");
+        break;
+    }
     default:
-        Console.Error.WriteLine($"Unknown benchmark '{mode}'. Use: quality|quality-tables|overlap|overlap-tables|overlap-link|speed [--quick|--full] [--steps N] [--out DIR] [--commit SHA].");
+        Console.Error.WriteLine($"Unknown benchmark '{mode}'.");
+        Console.Error.WriteLine(Usage);
         return 2;
 }
 return 0;
+
+// The quality tier the arguments name (with --steps N: "<tier>-N", as the quality mode names its files), or null for none.
+string? TierNamed() =>
+    args.Any(a => a is "--quick" or "--medium" or "--full") || ArgumentAfter("--steps") is not null ? settings.Name : null;
 
 string? ArgumentAfter(string flag)
 {

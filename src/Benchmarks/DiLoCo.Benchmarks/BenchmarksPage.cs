@@ -1,0 +1,46 @@
+using System.Text;
+
+namespace DiLoCo.Benchmarks;
+
+/// <summary>
+/// Assembles docs/benchmarks.md from the hand-written header (docs/benchmarks/header.md) and the section files the
+/// benchmarks write into docs/benchmarks/: quality-&lt;tier&gt;.md, overlap.md, speed.md, scoring.md, in that order.
+/// A missing section becomes a line naming the command that writes it.
+/// </summary>
+internal static class BenchmarksPage
+{
+    public const string HeaderFile = "header.md";
+
+    /// <param name="sections">The folder holding the header and the section files.</param>
+    /// <param name="qualityTier">The quality tier to include (quick, medium, full, …), or null for the newest quality-*.md.</param>
+    public static string Assemble(string sections, string? qualityTier)
+    {
+        string header = Path.Combine(sections, HeaderFile);
+        if (!File.Exists(header))
+            throw new FileNotFoundException($"The page header {header} is missing: it holds the hand-written introduction of docs/benchmarks.md.", header);
+        var page = new StringBuilder(File.ReadAllText(header).TrimEnd()).AppendLine();
+        string? quality = qualityTier is null ? Newest(sections, "quality-*.md") : Path.Combine(sections, $"quality-{qualityTier}.md");
+        var parts = new (string? File, string Command)[]
+        {
+            (quality, $"bash build/bench.sh quality{(qualityTier is null ? "" : $" --{qualityTier}")}"),
+            (Path.Combine(sections, "overlap.md"), "bash build/bench.sh overlap"),
+            (Path.Combine(sections, "speed.md"), "bash build/bench.sh speed"),
+            (Path.Combine(sections, "scoring.md"), "bash build/bench.sh scoring"),
+        };
+        foreach (var (file, command) in parts)
+        {
+            page.AppendLine();
+            page.AppendLine(file is not null && File.Exists(file)
+                ? File.ReadAllText(file).TrimEnd()
+                : $"_Section {(file is null ? "quality" : Path.GetFileName(file))} not written yet: `{command}`._");
+        }
+        return page.ToString();
+    }
+
+    /// <summary>The newest file matching <paramref name="pattern"/> (a run's partial results excluded), or null.</summary>
+    public static string? Newest(string folder, string pattern) =>
+        Directory.Exists(folder)
+            ? Directory.GetFiles(folder, pattern).Where(f => !f.Contains("-partial", StringComparison.Ordinal))
+                .OrderByDescending(File.GetLastWriteTimeUtc).FirstOrDefault()
+            : null;
+}
