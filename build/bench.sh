@@ -66,4 +66,4 @@ if [ "$(id -u)" = 0 ] && command -v tc >/dev/null && command -v mpirun >/dev/nul
 run overlap "${common[@]}"
 run speed "${common[@]}"
 run scoring "${common[@]}"
-run document "${tier[@]}" "${common[@]}"
+run document "${common[@]}"   # every quality tier present, the longest first

@@ -12,21 +12,26 @@ internal static class BenchmarksPage
     public const string HeaderFile = "header.md";
 
     /// <param name="sections">The folder holding the header and the section files.</param>
-    /// <param name="qualityTier">The quality tier to include (quick, medium, full, …), or null for the newest quality-*.md.</param>
+    /// <param name="qualityTier">The quality tier to include (quick, medium, full, …), or null for every quality-*.md there,
+    /// the longest run first (the tiers answer different questions: the quick run is the ablation matrix at a short length).</param>
     public static string Assemble(string sections, string? qualityTier)
     {
         string header = Path.Combine(sections, HeaderFile);
         if (!File.Exists(header))
             throw new FileNotFoundException($"The page header {header} is missing: it holds the hand-written introduction of docs/benchmarks.md.", header);
         var page = new StringBuilder(File.ReadAllText(header).TrimEnd()).AppendLine();
-        string? quality = qualityTier is null ? Newest(sections, "quality-*.md") : Path.Combine(sections, $"quality-{qualityTier}.md");
-        var parts = new (string? File, string Command)[]
+        string[] tiers = { "full", "medium", "quick" };
+        var quality = qualityTier is not null ? new[] { Path.Combine(sections, $"quality-{qualityTier}.md") }
+            : Directory.GetFiles(sections, "quality-*.md").Where(f => !f.Contains("-partial", StringComparison.Ordinal))
+                .OrderBy(f => Array.IndexOf(tiers, Path.GetFileNameWithoutExtension(f)["quality-".Length..]) is var i and >= 0 ? i : tiers.Length)
+                .ThenBy(f => f, StringComparer.Ordinal).ToArray();
+        var parts = quality.Select(q => ((string?)q, $"bash build/bench.sh quality{(qualityTier is null ? "" : $" --{qualityTier}")}"))
+            .DefaultIfEmpty(((string?)null, "bash build/bench.sh quality")).Concat(new (string? File, string Command)[]
         {
-            (quality, $"bash build/bench.sh quality{(qualityTier is null ? "" : $" --{qualityTier}")}"),
             (Path.Combine(sections, "overlap.md"), "bash build/bench.sh overlap"),
             (Path.Combine(sections, "speed.md"), "bash build/bench.sh speed"),
             (Path.Combine(sections, "scoring.md"), "bash build/bench.sh scoring"),
-        };
+        });
         foreach (var (file, command) in parts)
         {
             page.AppendLine();
