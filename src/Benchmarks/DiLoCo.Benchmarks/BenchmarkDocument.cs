@@ -26,7 +26,6 @@ internal static class BenchmarkDocument
             .ToList();
         var dpRuns = best.FirstOrDefault(g => g[0].Row.StartsWith("Data-parallel", StringComparison.Ordinal));
         double dp = dpRuns?.Average(r => r.FinalValidationLoss) ?? double.NaN;
-        long dpBytes = results[0].DataParallelBytesSentPerWorker;
         text.AppendLine($"| method | seeds | inner lr | validation loss (nats/byte) | gap to data-parallel | {CommunicationHeader} |");
         text.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var g in best)

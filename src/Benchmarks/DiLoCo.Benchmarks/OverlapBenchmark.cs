@@ -42,10 +42,10 @@ internal sealed record OverlapRun(int Repeat, int Steps, double Utilisation, dou
 /// <summary>One sweep point (bandwidth 0 = no link): its repeated runs and the model's prediction from the link-free runs.</summary>
 internal sealed record OverlapPoint(string Method, double BandwidthBitsPerSecond, int Steps, List<OverlapRun> Runs, double ModelledUtilisation)
 {
-    public double MedianUtilisation => OverlapStatistics.Median(Runs.Select(r => r.Utilisation));
+    public double MedianUtilisation => Statistics.Median(Runs.Select(r => r.Utilisation));
     public double MinimumUtilisation => Runs.Min(r => r.Utilisation);
     public double MaximumUtilisation => Runs.Max(r => r.Utilisation);
-    public double MedianWallSeconds => OverlapStatistics.Median(Runs.Select(r => r.WallSeconds));
+    public double MedianWallSeconds => Statistics.Median(Runs.Select(r => r.WallSeconds));
 }
 
 /// <summary>What one method's link-free runs measured (medians), and the bandwidth the model says it needs per target utilisation.</summary>
@@ -55,17 +55,6 @@ internal sealed record OverlapMethodResult(string Method, int StepsPerSync, int 
 /// <summary>The whole sweep, with what the document needs to be rendered again without training (the overlap-link mode does).</summary>
 internal sealed record OverlapResults(double LatencyMilliseconds, int Repeats, int Workers, int GlobalBatch, string Machine, string Commit,
     List<OverlapMethodResult> Methods, List<OverlapPoint> Sweep);
-
-internal static class OverlapStatistics
-{
-    public static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        if (sorted.Length == 0) return double.NaN;
-        int middle = sorted.Length / 2;
-        return sorted.Length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-    }
-}
 
 /// <summary>
 /// Compute utilisation under the link model (LinkBandwidthBitsPerSecond, LinkLatencyMilliseconds) for data-parallel,
@@ -182,11 +171,11 @@ internal static class OverlapBenchmark
         {
             var method = methods[i];
             var noLink = runs[i][0];
-            double c = OverlapStatistics.Median(noLink.Select(r => r.ComputeSecondsPerStep));
-            double bytes = OverlapStatistics.Median(noLink.Select(r => r.BytesPerSync));
+            double c = Statistics.Median(noLink.Select(r => r.ComputeSecondsPerStep));
+            double bytes = Statistics.Median(noLink.Select(r => r.BytesPerSync));
             double[] required = Targets.Select(u => RequiredBitsPerSecond(u, method.StepsPerSync, method.OverlapSteps, c, bytes)).ToArray();
             results.Add(new OverlapMethodResult(method.Name, method.StepsPerSync, method.OverlapSteps, c, bytes,
-                OverlapStatistics.Median(noLink.Select(r => r.Utilisation)), OverlapStatistics.Median(noLink.Select(r => r.SyncOverhead)), Targets, required));
+                Statistics.Median(noLink.Select(r => r.Utilisation)), Statistics.Median(noLink.Select(r => r.SyncOverhead)), Targets, required));
             double[] bandwidths = method.Bandwidths.Prepend(0).ToArray();
             for (int j = 0; j < bandwidths.Length; j++)
             {

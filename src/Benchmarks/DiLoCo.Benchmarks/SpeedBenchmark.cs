@@ -15,7 +15,7 @@ internal sealed record SpeedCase(string Name, TokenizerKind Tokenizer, int Vocab
 internal sealed record SpeedComparison(string Case, long Parameters, int Steps, double[] DotNetTokensPerSecond, double[] PyTorchTokensPerSecond)
 {
     /// <summary>Median over repetitions of ours / PyTorch, each repetition against its neighbour.</summary>
-    public double Ratio => SpeedProfile.Median(DotNetTokensPerSecond.Zip(PyTorchTokensPerSecond, (a, b) => a / b).ToArray());
+    public double Ratio => Statistics.Median(DotNetTokensPerSecond.Zip(PyTorchTokensPerSecond, (a, b) => a / b).ToArray());
 }
 
 /// <summary>A phase or kernel on both peers: the median over repetitions of each repetition's median, in seconds, and the range of those.</summary>
@@ -71,7 +71,7 @@ internal static class SpeedBenchmark
                 foreach (bool dotnet in r % 2 == 0 ? new[] { true, false } : new[] { false, true })
                 {
                     long tokens = (long)c.Batch * SpeedProfile.ContextLength;
-                    if (dotnet) ours[r] = tokens / SpeedProfile.Median(SpeedProfile.InnerSteps(c, c.Steps, c.Warmup));
+                    if (dotnet) ours[r] = tokens / Statistics.Median(SpeedProfile.InnerSteps(c, c.Steps, c.Warmup));
                     else
                     {
                         using var json = PyTorch(script, c, $"--steps {c.Steps} --warmup {c.Warmup}");
@@ -135,7 +135,7 @@ internal static class SpeedBenchmark
     {
         var a = ours.ToArray();
         var b = theirs.ToArray();
-        return new PhaseComparison(name, SpeedProfile.Median(a), SpeedProfile.Median(b), a.Min(), a.Max(), b.Min(), b.Max());
+        return new PhaseComparison(name, Statistics.Median(a), Statistics.Median(b), a.Min(), a.Max(), b.Min(), b.Max());
     }
 
     private static Dictionary<string, double> Seconds(JsonElement element) =>
@@ -212,12 +212,12 @@ internal static class SpeedBenchmark
         text.AppendLine("| configuration | tokens/s | vs 1 worker | wall per step (ms) | compute (ms) | blocked on exchange (ms) | outer sync (ms) |");
         text.AppendLine("|---|---|---|---|---|---|---|");
         var groups = r.Workers.GroupBy(w => w.Configuration).ToList();
-        double single = SpeedProfile.Median(groups[0].Select(w => w.TokensPerSecond).ToArray());
+        double single = Statistics.Median(groups[0].Select(w => w.TokensPerSecond).ToArray());
         foreach (var g in groups)
         {
             var tokens = g.Select(w => w.TokensPerSecond).ToArray();
             text.AppendLine(string.Create(inv,
-                $"| {g.Key} | {Spread(tokens)} | {SpeedProfile.Median(tokens) / single:F2}× | {Milliseconds(g.Select(w => w.WallPerStep))} | " +
+                $"| {g.Key} | {Spread(tokens)} | {Statistics.Median(tokens) / single:F2}× | {Milliseconds(g.Select(w => w.WallPerStep))} | " +
                 $"{Milliseconds(g.Select(w => w.ComputePerStep))} | {Milliseconds(g.Select(w => w.WaitPerStep))} | {Milliseconds(g.Select(w => w.SyncPerStep))} |"));
         }
         text.AppendLine();
@@ -231,7 +231,7 @@ internal static class SpeedBenchmark
     }
 
     private static string Spread(double[] values) =>
-        values.Length == 1 ? $"{values[0]:N0}" : $"{SpeedProfile.Median(values):N0} ({values.Min():N0}–{values.Max():N0})";
+        values.Length == 1 ? $"{values[0]:N0}" : $"{Statistics.Median(values):N0} ({values.Min():N0}–{values.Max():N0})";
 
     private static string Milliseconds(double median, double low, double high) =>
         low == high ? string.Create(CultureInfo.InvariantCulture, $"{median * 1000:F1}")
@@ -240,7 +240,7 @@ internal static class SpeedBenchmark
     private static string Milliseconds(IEnumerable<double> values)
     {
         var a = values.ToArray();
-        return Milliseconds(SpeedProfile.Median(a), a.Min(), a.Max());
+        return Milliseconds(Statistics.Median(a), a.Min(), a.Max());
     }
 
     private sealed class TextRow

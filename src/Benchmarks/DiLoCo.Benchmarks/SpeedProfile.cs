@@ -138,7 +138,7 @@ internal static class SpeedProfile
                 times[Phases[p]].Add(Stopwatch.GetElapsedTime(marks[p], marks[p + 1]).TotalSeconds);
             times[WholeCut].Add(Stopwatch.GetElapsedTime(marks[0], marks[^1]).TotalSeconds);
         }
-        return times.Select(kv => new PhaseTiming(kv.Key, Median(kv.Value), kv.Value.Min(), kv.Value.Max())).ToList();
+        return times.Select(kv => new PhaseTiming(kv.Key, Statistics.Median(kv.Value), kv.Value.Min(), kv.Value.Max())).ToList();
     }
 
     /// <summary>
@@ -179,13 +179,7 @@ internal static class SpeedProfile
                 run()?.Dispose();
                 if (round > 0) times[name].Add(Stopwatch.GetElapsedTime(started).TotalSeconds);
             }
-        return times.ToDictionary(kv => kv.Key, kv => Median(kv.Value));
+        return times.ToDictionary(kv => kv.Key, kv => Statistics.Median(kv.Value));
     }
 
-    public static double Median(IReadOnlyList<double> values)
-    {
-        var sorted = values.OrderBy(v => v).ToArray();
-        int n = sorted.Length;
-        return n == 0 ? double.NaN : n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-    }
 }
