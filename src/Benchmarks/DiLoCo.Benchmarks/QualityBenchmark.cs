@@ -32,7 +32,7 @@ internal sealed class QualityBenchmark(BenchmarkSettings settings)
         var valid = ml.Data.LoadFromEnumerable(validSpeeches.Select(s => new TextRow { Text = s.Text }));
         string partial = Path.Combine(settings.OutputDirectory, $"quality-{settings.Name}-partial.json");
         var results = File.Exists(partial) ? JsonSerializer.Deserialize<List<QualityResult>>(File.ReadAllText(partial))! : new List<QualityResult>();
-        foreach (var (row, seed, lr) in Plan())
+        foreach (var (row, seed, lr) in Plan(results))
         {
             if (results.Any(r => r.Row == row.Name && r.Seed == seed && r.InnerLearningRate == lr)) continue;
             var options = Baseline(valid, seed, lr);
@@ -51,16 +51,21 @@ internal sealed class QualityBenchmark(BenchmarkSettings settings)
         return results;
     }
 
-    private IEnumerable<(QualityRow Row, int Seed, float LearningRate)> Plan()
+    /// <summary>The runs in order; <paramref name="done"/> grows while this is enumerated, so later seeds see seed 1's winners.</summary>
+    private IEnumerable<(QualityRow Row, int Seed, float LearningRate)> Plan(IReadOnlyList<QualityResult> done)
     {
         var rows = QualityMatrix.Rows(settings.InnerSteps);
+        IEnumerable<float> Rates(string tunedRow) =>
+            settings.GridOnEverySeed || settings.LearningRates.Length == 1
+                ? settings.LearningRates
+                : new[] { LearningRateTuning.Winner(done, tunedRow) ?? settings.LearningRates[settings.LearningRates.Length / 2] };
         foreach (var row in rows.Where(r => r.Headline))
             foreach (float lr in settings.LearningRates) yield return (row, 1, lr);
         for (int seed = 2; seed <= settings.Seeds; seed++)
             foreach (var row in rows.Where(r => r.Headline))
-                foreach (float lr in settings.LearningRates) yield return (row, seed, lr);
+                foreach (float lr in Rates(row.Name)) yield return (row, seed, lr);
         foreach (var row in rows.Where(r => !r.Headline))
-            foreach (float lr in settings.LearningRates) yield return (row, 1, lr);
+            foreach (float lr in Rates(LearningRateTuning.FinalMethodRow)) yield return (row, 1, lr);
     }
 
     private StreamingDiLoCoTrainer.Options Baseline(Microsoft.ML.IDataView valid, int seed, float lr) => new()

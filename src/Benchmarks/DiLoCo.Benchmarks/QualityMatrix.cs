@@ -17,7 +17,7 @@ internal static class QualityMatrix
         new($"DiLoCo (H = {h})", o => { o.Algorithm = TrainingAlgorithm.DiLoCo; o.InnerSteps = h; o.WireFormat = WireFormat.Float32; }, Headline: true),
         new("Streaming DiLoCo, no overlap (τ = 0, α = 0, FP32)", o => Streaming(o, h, tau: 0, alpha: 0f, WireFormat.Float32)),
         new("+ overlap (τ = 1, α = 0.5, FP32)", o => Streaming(o, h, tau: 1, alpha: 0.5f, WireFormat.Float32)),
-        new("+ FP4 (the paper's final method)", o => Streaming(o, h, tau: 1, alpha: 0.5f, WireFormat.Float4E3M0), Headline: true),
+        new(LearningRateTuning.FinalMethodRow, o => Streaming(o, h, tau: 1, alpha: 0.5f, WireFormat.Float4E3M0), Headline: true),
         new("final method, α = 0", o => Streaming(o, h, tau: 1, alpha: 0f, WireFormat.Float4E3M0)),
         new("final method, sequential fragments", o => { Streaming(o, h, tau: 1, alpha: 0.5f, WireFormat.Float4E3M0); o.FragmentPattern = FragmentPattern.Sequential; }),
         new("final method + error feedback", o => { Streaming(o, h, tau: 1, alpha: 0.5f, WireFormat.Float4E3M0); o.ErrorFeedback = true; }),

@@ -1,0 +1,27 @@
+namespace DiLoCo.Benchmarks;
+
+/// <summary>
+/// How the quality benchmark tunes the inner learning rate, the same way for every method. With
+/// <see cref="BenchmarkSettings.GridOnEverySeed"/> every seed of every row runs the whole grid and the table shows the
+/// rate with the best mean. Without it (the medium tier, to fit in hours on 2 cores) each headline row runs the grid on
+/// seed 1 only, its other seeds run at the rate that won seed 1, and the ablation rows (changes to the final method) run
+/// at the final method's winning rate.
+/// </summary>
+internal static class LearningRateTuning
+{
+    /// <summary>The rate the final method won on seed 1: the ablation rows' rate.</summary>
+    public const string FinalMethodRow = "+ FP4 (the paper's final method)";
+
+    /// <summary>The grid rate with the lowest seed-1 validation loss for <paramref name="row"/>, or null before any ran.</summary>
+    public static float? Winner(IEnumerable<QualityResult> results, string row) =>
+        results.Where(r => r.Row == row && r.Seed == 1).OrderBy(r => r.FinalValidationLoss).FirstOrDefault()?.InnerLearningRate;
+
+    /// <summary>
+    /// The runs the table reports for one row: the learning rate with the most seeds (the tuned one), ties broken by the
+    /// lowest mean loss — under a full grid that is the best mean, under seed-1 tuning the seed-1 winner.
+    /// </summary>
+    public static List<QualityResult> Reported(IEnumerable<QualityResult> runsOfOneRow) =>
+        runsOfOneRow.GroupBy(r => r.InnerLearningRate)
+            .OrderByDescending(l => l.Count()).ThenBy(l => l.Average(r => r.FinalValidationLoss))
+            .First().ToList();
+}
