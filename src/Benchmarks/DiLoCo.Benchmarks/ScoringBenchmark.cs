@@ -25,7 +25,7 @@ internal sealed record GenerationTiming(int Threads, int PromptTokens, int NewTo
 
 /// <param name="LoadAverage">The machine's 1-minute load average (/proc/loadavg) before and after the timed part; null where unknown.</param>
 internal sealed record ScoringResults(long Parameters, int TrainingSteps, double TrainingSeconds, double TrainingLoss, ScoringSettings Settings,
-    List<ScoringTiming> Scoring, List<GenerationTiming> Generation, double[]? LoadAverage = null);
+    List<ScoringTiming> Scoring, List<GenerationTiming> Generation, double[]? LoadAverage = null, List<WindowBatchTiming>? WindowBatches = null);
 
 /// <summary>
 /// Scoring and generation throughput of a trained model (the quality benchmark's shape, trained briefly on the State of
@@ -74,15 +74,17 @@ internal static class ScoringBenchmark
         var scoring = new List<ScoringTiming>();
         var generation = new List<GenerationTiming>();
         double? loadBefore = LoadAverage();
-        foreach (int threads in new[] { 1, Environment.ProcessorCount }.Distinct())
+        var threadCounts = new[] { 1, Environment.ProcessorCount }.Distinct().ToArray();
+        foreach (int threads in threadCounts)
         {
             torch.set_num_threads(threads);
             foreach (var (name, texts) in cases)
                 scoring.AddRange(TimeScoring(ml, model, loaded, name, texts, threads, settings.Repetitions));
             generation.AddRange(TimeGeneration(model, validation, threads, settings.Repetitions));
         }
+        var windowBatches = ScoringBatchSweep.Run(settings.Repetitions, threadCounts);
         return new ScoringResults(model.ParameterCount, settings.TrainingSteps, trainingSeconds, trainingLoss,
-            settings, scoring, generation, loadBefore is { } before && LoadAverage() is { } after ? [before, after] : null);
+            settings, scoring, generation, loadBefore is { } before && LoadAverage() is { } after ? [before, after] : null, windowBatches);
     }
 
     private static double? LoadAverage()

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Microsoft.ML.DiLoCo.Scoring;
 
 namespace DiLoCo.Benchmarks;
 
@@ -8,6 +9,30 @@ internal static class ScoringDocument
 {
     /// <summary>Transform and PredictionEngine must reach this share of the forward pass they are compared with.</summary>
     public const double Target = 0.9;
+
+    /// <summary>The forward pass by windows per pass: the measurement behind the scorer's batch size.</summary>
+    private static string WindowBatchTable(IReadOnlyList<WindowBatchTiming>? timings)
+    {
+        if (timings is null || timings.Count == 0) return "";
+        var text = new StringBuilder();
+        var sizes = timings.Select(t => t.Windows).Distinct().Order().ToArray();
+        text.AppendLine();
+        text.AppendLine("**Windows per forward pass** (the scorer's batch size): forward + per-token cross-entropy of full 128-token windows " +
+                        "of the same model shape, untrained, the same tokens at every size; median tokens/s. The scorer puts up to " +
+                        $"{ScoringWindow.PerForwardPass(128, 256, gpu: false)} byte-level windows and " +
+                        $"{ScoringWindow.PerForwardPass(128, 50257, gpu: false)} GPT-2-vocabulary window(s) into one pass on the CPU " +
+                        "(`ScoringWindow.PerForwardPass`); — = not run (the GPT-2 rows stop at 16 windows).");
+        text.AppendLine();
+        text.AppendLine($"| vocabulary | threads | {string.Join(" | ", sizes.Select(s => $"{s} window{(s == 1 ? "" : "s")}"))} |");
+        text.AppendLine($"|---|---|{string.Concat(sizes.Select(_ => "---|"))}");
+        foreach (var group in timings.GroupBy(t => (t.Vocabulary, t.Threads)))
+        {
+            var cells = sizes.Select(s => group.FirstOrDefault(t => t.Windows == s) is { } t
+                ? (t.TokensPerRepetition / Statistics.Median(t.Seconds)).ToString("N0", CultureInfo.InvariantCulture) : "—");
+            text.AppendLine($"| {group.Key.Vocabulary:N0} | {group.Key.Threads} | {string.Join(" | ", cells)} |");
+        }
+        return text.ToString();
+    }
 
     public static string Write(ScoringResults results, string machine, string commit, string png)
     {
@@ -30,7 +55,7 @@ internal static class ScoringDocument
         text.AppendLine($"Machine: {machine}. Commit: {commit}.{load}");
         text.AppendLine();
         text.AppendLine("The forward pass is the model's own forward and per-token cross-entropy on exactly the windows `TransformerTextScorer` " +
-                        "builds (end-of-text, then windows of 128 tokens, right-padded, up to 64 windows a pass), prepared in advance: no " +
+                        $"builds (end-of-text, then windows of 128 tokens, right-padded, up to {ScoringWindow.PerForwardPass(128, 256, gpu: false)} windows a pass: `ScoringWindow`), prepared in advance: no " +
                         "tokenization, no tensor building, no ML.NET. `Transform` reads ahead and scores 32 rows a call, so it is compared with " +
                         "the forward pass grouped 32 texts a call; `PredictionEngine` scores one row a call, so it is compared with the forward " +
                         "pass one text a call. `TransformerTextScorer` (the library's scorer called directly, grouped the same way: tokenization, " +
@@ -50,6 +75,7 @@ internal static class ScoringDocument
         text.AppendLine(Verdict(results));
         text.AppendLine();
         text.AppendLine($"![tokens/s of each scoring path](benchmarks/{png})");
+        text.Append(WindowBatchTable(results.WindowBatches));
         text.AppendLine();
         int prompt = results.Generation.FirstOrDefault()?.PromptTokens ?? 0;
         text.AppendLine($"**Generation** (greedy, one sequence, prompt of {prompt} tokens; the " +

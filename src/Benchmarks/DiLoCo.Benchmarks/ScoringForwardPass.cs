@@ -1,4 +1,5 @@
 using Microsoft.ML.DiLoCo.Model;
+using Microsoft.ML.DiLoCo.Scoring;
 using Microsoft.ML.DiLoCo.Tokenization;
 using static TorchSharp.torch;
 
@@ -6,8 +7,8 @@ namespace DiLoCo.Benchmarks;
 
 /// <summary>
 /// The scoring benchmark's reference: the model's own forward pass and per-token loss on exactly the windows that
-/// TransformerTextScorer builds (end-of-text + tokens, windows of ContextLength advancing by the stride, each target
-/// counted once, up to 64 windows right-padded into one forward pass), with the texts grouped as the caller groups
+/// TransformerTextScorer builds (<see cref="ScoringWindow"/>: end-of-text + tokens, each target counted once, as many
+/// windows right-padded into one forward pass as the scorer puts there), with the texts grouped as the caller groups
 /// them (32 a call for Transform's read-ahead, 1 for PredictionEngine). Tokenization and the input tensors are
 /// prepared once, outside the timed part, so what is timed is only forward + cross-entropy + copying the losses out.
 /// </summary>
@@ -23,22 +24,18 @@ internal sealed class ScoringForwardPass : IDisposable
         _model = model;
         _texts = texts.Count;
         int context = model.Options.ContextLength;
-        // TransformerTextScorer's bound: about 64 M logits per forward pass, 1..64 windows.
-        int windowsPerForward = (int)Math.Clamp((64L << 20) / ((long)context * model.VocabularySize), 1, 64);
+        // The scorer's own window plan and batch size, so that only what the scorer adds around them is compared.
+        int windowsPerForward = ScoringWindow.PerForwardPass(context, model.VocabularySize, gpu: false);
         for (int first = 0; first < texts.Count; first += textsPerCall)
         {
-            var windows = new List<(int Text, int[] Sequence, int Begin, int Length, int FirstCounted)>();
+            var sequences = new Dictionary<int, int[]>();
+            var windows = new List<ScoringWindow>();
             for (int i = first; i < Math.Min(first + textsPerCall, texts.Count); i++)
             {
                 var ids = string.IsNullOrWhiteSpace(texts[i]) ? [] : tokenizer.Encode(texts[i]);
-                var sequence = new[] { tokenizer.EndOfTextId }.Concat(ids).ToArray();
+                sequences[i] = new[] { tokenizer.EndOfTextId }.Concat(ids).ToArray();
                 TokenCount += ids.Length;
-                for (int begin = 0, scored = 0; scored < ids.Length; begin += stride)
-                {
-                    int length = Math.Min(context, ids.Length - begin);
-                    windows.Add((i, sequence, begin, length, scored - begin));
-                    scored = begin + length;
-                }
+                windows.AddRange(ScoringWindow.Cover(i, ids.Length, context, stride));
             }
             for (int start = 0; start < windows.Count; start += windowsPerForward)
             {
@@ -49,8 +46,8 @@ internal sealed class ScoringForwardPass : IDisposable
                 for (int w = 0; w < group.Count; w++)
                     for (int j = 0; j < group[w].Length; j++)
                     {
-                        inputs[w * width + j] = group[w].Sequence[group[w].Begin + j];
-                        targets[w * width + j] = group[w].Sequence[group[w].Begin + j + 1];
+                        inputs[w * width + j] = sequences[group[w].Text][group[w].Begin + j];
+                        targets[w * width + j] = sequences[group[w].Text][group[w].Begin + j + 1];
                     }
                 _passes.Add(new Pass(
                     tensor(inputs, new long[] { group.Count, width }).DetachFromDisposeScope(),

@@ -9,9 +9,8 @@ namespace Microsoft.ML.DiLoCo.Scoring;
 /// Scores texts with a transformer: each text is read as a document (preceded by end-of-text, as in training),
 /// empty and whitespace-only texts score TokenCount 0 and NaN loss,
 /// and every one of its tokens is predicted exactly once. Texts longer than the context are covered by a
-/// sliding window that advances by <c>stride</c> tokens; a window scores only targets no earlier window scored,
-/// so each target sees at least ContextLength − stride tokens of context. Windows of several texts share one
-/// forward pass (right-padded: causal attention keeps padding from affecting earlier positions).
+/// sliding window (<see cref="ScoringWindow.Cover"/>). Windows of several texts share one forward pass
+/// (right-padded: causal attention keeps padding from affecting earlier positions).
 /// The model is shared read-only; each scorer instance owns only its buffers.
 /// </summary>
 internal sealed class TransformerTextScorer : ITextBatchScorer
@@ -20,6 +19,7 @@ internal sealed class TransformerTextScorer : ITextBatchScorer
     private readonly LanguageModelTokenizer _tokenizer;
     private readonly int _stride;
     private readonly int _windowsPerForward;
+    private readonly Device _device;
 
     public TransformerTextScorer(TransformerLanguageModel model, LanguageModelTokenizer tokenizer, int stride)
     {
@@ -29,8 +29,8 @@ internal sealed class TransformerTextScorer : ITextBatchScorer
         _model = model;
         _tokenizer = tokenizer;
         _stride = stride;
-        // Bound the logits of one forward pass to about 64 M floats (256 MB), whatever the vocabulary.
-        _windowsPerForward = (int)Math.Clamp((64L << 20) / ((long)context * model.VocabularySize), 1, 64);
+        _device = model.parameters().First().device;
+        _windowsPerForward = ScoringWindow.PerForwardPass(context, model.VocabularySize, _device.type == DeviceType.CUDA);
     }
 
     public TextScore Score(ReadOnlyMemory<char> text)
@@ -45,21 +45,16 @@ internal sealed class TransformerTextScorer : ITextBatchScorer
         var sums = new double[texts.Length];
         var ids = new int[texts.Length][];
         int context = _model.Options.ContextLength;
-        // Windows are cut as they are scored, _windowsPerForward at a time: memory is the texts' ids plus one forward
-        // pass, whatever the stride (a list of every window of a 100 MB text at stride 1 would take gigabytes).
-        var batch = new List<Window>(_windowsPerForward);
+        // Windows are cut as they are scored, _windowsPerForward at a time: memory is the texts' ids plus one forward pass.
+        var batch = new List<ScoringWindow>(_windowsPerForward);
         for (int i = 0; i < texts.Length; i++)
         {
             // Whitespace-only text counts as empty (TokenCount 0, NaN loss), like empty text: it holds no words to score.
             ReadOnlySpan<char> text = texts[i].Span;
             ids[i] = text.IsWhiteSpace() ? [] : _tokenizer.Encode(text);
-            int targets = ids[i].Length;
-            int scored = 0;
-            for (int begin = 0; scored < targets; begin += _stride)
+            foreach (var window in ScoringWindow.Cover(i, ids[i].Length, context, _stride))
             {
-                int length = Math.Min(context, targets - begin);
-                batch.Add(new Window(i, begin, length, scored - begin));
-                scored = begin + length;
+                batch.Add(window);
                 if (batch.Count == _windowsPerForward)
                 {
                     ScoreWindows(batch, ids, sums);
@@ -83,7 +78,7 @@ internal sealed class TransformerTextScorer : ITextBatchScorer
     // Position k of a text's sequence is end-of-text for k = 0, else token k − 1 of the text.
     private int TokenAt(int[] ids, int k) => k == 0 ? _tokenizer.EndOfTextId : ids[k - 1];
 
-    private void ScoreWindows(List<Window> windows, int[][] ids, double[] sums)
+    private void ScoreWindows(List<ScoringWindow> windows, int[][] ids, double[] sums)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
@@ -100,9 +95,8 @@ internal sealed class TransformerTextScorer : ITextBatchScorer
                 targets[w * width + j] = text[window.Begin + j];
             }
         }
-        var device = _model.parameters().First().device;
-        var logits = _model.forward(tensor(inputs, new long[] { windows.Count, width }).to(device));
-        var nll = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[2]), tensor(targets).to(device), reduction: nn.Reduction.None)
+        var logits = _model.forward(tensor(inputs, new long[] { windows.Count, width }).to(_device));
+        var nll = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[2]), tensor(targets).to(_device), reduction: nn.Reduction.None)
             .to(ScalarType.Float32).cpu().data<float>().ToArray();
         for (int w = 0; w < windows.Count; w++)
         {
@@ -112,10 +106,4 @@ internal sealed class TransformerTextScorer : ITextBatchScorer
             sums[window.Text] += sum;
         }
     }
-
-    /// <param name="Text">Index of the text.</param>
-    /// <param name="Begin">First input position in the text's sequence (end-of-text + tokens).</param>
-    /// <param name="Length">Inputs (and targets) in the window.</param>
-    /// <param name="FirstCounted">First position whose target is scored here (earlier ones were scored before).</param>
-    private readonly record struct Window(int Text, int Begin, int Length, int FirstCounted);
 }
