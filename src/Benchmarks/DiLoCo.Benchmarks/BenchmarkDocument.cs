@@ -66,8 +66,9 @@ internal static class BenchmarkDocument
     private static string Tuning(BenchmarkSettings settings) =>
         settings.LearningRates.Length == 1 ? "the same rate for every row, not tuned"
         : settings.GridOnEverySeed ? "the same grid for every row and seed; the rate with the best mean per row is shown"
-        : "the same grid for every headline row on seed 1; its other seeds at the rate that won seed 1; the other rows at the final " +
-          "method's rate";
+        : "the same grid for every headline row on seed 1, extended by a factor of 2 past an end that won (at most " +
+          $"{LearningRateTuning.MaximumExtensions} times) so that the winner is bracketed; its other seeds at the rate that won seed 1; " +
+          "the other rows at the final method's rate";
 
     /// <summary>Every grid run on seed 1, so a reader sees how flat the choice was (only when more than one rate ran).</summary>
     private static string GridTable(IReadOnlyList<QualityResult> results, IReadOnlyList<List<QualityResult>> reported)

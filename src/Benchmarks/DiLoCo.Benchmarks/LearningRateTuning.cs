@@ -4,8 +4,9 @@ namespace DiLoCo.Benchmarks;
 /// How the quality benchmark tunes the inner learning rate, the same way for every method. With
 /// <see cref="BenchmarkSettings.GridOnEverySeed"/> every seed of every row runs the whole grid and the table shows the
 /// rate with the best mean. Without it (the medium tier, to fit in hours on 2 cores) each headline row runs the grid on
-/// seed 1 only, its other seeds run at the rate that won seed 1, and the ablation rows (changes to the final method) run
-/// at the final method's winning rate.
+/// seed 1 only — extended by the grid's ratio past whichever end won, up to <see cref="MaximumExtensions"/> times, so that
+/// the winner is bracketed — its other seeds run at the rate that won seed 1, and the ablation rows (changes to the final
+/// method) run at the final method's winning rate.
 /// </summary>
 internal static class LearningRateTuning
 {
@@ -15,6 +16,21 @@ internal static class LearningRateTuning
     /// <summary>The grid rate with the lowest seed-1 validation loss for <paramref name="row"/>, or null before any ran.</summary>
     public static float? Winner(IEnumerable<QualityResult> results, string row) =>
         results.Where(r => r.Row == row && r.Seed == 1).OrderBy(r => r.FinalValidationLoss).FirstOrDefault()?.InnerLearningRate;
+
+    /// <summary>Rates a row may try beyond the grid, on each side.</summary>
+    public const int MaximumExtensions = 2;
+
+    /// <summary>
+    /// The next rate to try for <paramref name="row"/> when its seed-1 winner is the largest (or smallest) rate it tried:
+    /// one grid step further that way; null when the winner is bracketed.
+    /// </summary>
+    public static float? Beyond(IEnumerable<QualityResult> results, string row, float[] grid)
+    {
+        var tried = results.Where(r => r.Row == row && r.Seed == 1).Select(r => r.InnerLearningRate).ToList();
+        if (Winner(results, row) is not { } winner || grid.Length < 2 || tried.Count < 2) return null;
+        float ratio = grid[1] / grid[0];
+        return winner == tried.Max() ? winner * ratio : winner == tried.Min() ? winner / ratio : null;
+    }
 
     /// <summary>
     /// The runs the table reports for one row: the learning rate with the most seeds (the tuned one), ties broken by the

@@ -60,7 +60,15 @@ internal sealed class QualityBenchmark(BenchmarkSettings settings)
                 ? settings.LearningRates
                 : new[] { LearningRateTuning.Winner(done, tunedRow) ?? settings.LearningRates[settings.LearningRates.Length / 2] };
         foreach (var row in rows.Where(r => r.Headline))
+        {
             foreach (float lr in settings.LearningRates) yield return (row, 1, lr);
+            if (settings.GridOnEverySeed) continue;
+            for (int extension = 0; extension < LearningRateTuning.MaximumExtensions; extension++)
+            {
+                if (LearningRateTuning.Beyond(done, row.Name, settings.LearningRates) is not { } beyond) break;
+                yield return (row, 1, beyond);
+            }
+        }
         for (int seed = 2; seed <= settings.Seeds; seed++)
             foreach (var row in rows.Where(r => r.Headline))
                 foreach (float lr in Rates(row.Name)) yield return (row, seed, lr);
