@@ -14,7 +14,7 @@ internal static class BenchmarkDocument
         text.AppendLine($"State of the Union, byte level, held-out speeches (every 10th). Model: 4 layers, width 128, 4 heads, context 128 " +
                         $"(842,624 parameters). {settings.Workers} workers (the M = 4 row: 4, each with a quarter of the batch), global batch " +
                         $"{settings.GlobalBatch} sequences, {settings.Steps} steps for every row (same tokens), P = 4 fragments (non-block + 3 strided " +
-                        $"block fragments), H = {settings.InnerSteps} unless the row says otherwise. Inner learning rate grid " +
+                        $"block fragments), H = {settings.InnerSteps} unless the row says otherwise. Inner learning rate " +
                         $"{string.Join(", ", settings.LearningRates.Select(l => l.ToString("G3", CultureInfo.InvariantCulture)))} " +
                         $"({Tuning(settings)}), warmup {Math.Min(100, settings.Steps / 10)} steps then cosine. " +
                         $"Seeds: {settings.Seeds} for the headline rows (bold), 1 for the others. Validation on {settings.ValidationTokens:N0} evenly spaced " +
@@ -66,9 +66,9 @@ internal static class BenchmarkDocument
     private static string Tuning(BenchmarkSettings settings) =>
         settings.LearningRates.Length == 1 ? "the same rate for every row, not tuned"
         : settings.GridOnEverySeed ? "the same grid for every row and seed; the rate with the best mean per row is shown"
-        : "the same grid for every headline row on seed 1, extended by a factor of 2 past an end that won (at most " +
-          $"{LearningRateTuning.MaximumExtensions} times) so that the winner is bracketed; its other seeds at the rate that won seed 1; " +
-          "the other rows at the final method's rate";
+        : "the same search for every headline row on seed 1: these rates, then steps of ×2 past whichever end won until a rate " +
+          $"did worse (at most {LearningRateTuning.MaximumExtensions} steps), so each winner is bracketed by worse rates; its other " +
+          "seeds at the rate that won seed 1; the other rows at the final method's rate";
 
     /// <summary>Every grid run on seed 1, so a reader sees how flat the choice was (only when more than one rate ran).</summary>
     private static string GridTable(IReadOnlyList<QualityResult> results, IReadOnlyList<List<QualityResult>> reported)

@@ -4,8 +4,8 @@ namespace DiLoCo.Benchmarks;
 /// How the quality benchmark tunes the inner learning rate, the same way for every method. With
 /// <see cref="BenchmarkSettings.GridOnEverySeed"/> every seed of every row runs the whole grid and the table shows the
 /// rate with the best mean. Without it (the medium tier, to fit in hours on 2 cores) each headline row runs the grid on
-/// seed 1 only — extended by the grid's ratio past whichever end won, up to <see cref="MaximumExtensions"/> times, so that
-/// the winner is bracketed — its other seeds run at the rate that won seed 1, and the ablation rows (changes to the final
+/// seed 1 only, extended by the grid's ratio past whichever end won until a rate does worse (a line search, at most
+/// <see cref="MaximumExtensions"/> steps), so the winner is bracketed; its other seeds run at the rate that won seed 1, and the ablation rows (changes to the final
 /// method) run at the final method's winning rate.
 /// </summary>
 internal static class LearningRateTuning
@@ -18,7 +18,7 @@ internal static class LearningRateTuning
         results.Where(r => r.Row == row && r.Seed == 1).OrderBy(r => r.FinalValidationLoss).FirstOrDefault()?.InnerLearningRate;
 
     /// <summary>Rates a row may try beyond the grid, on each side.</summary>
-    public const int MaximumExtensions = 2;
+    public const int MaximumExtensions = 3;
 
     /// <summary>
     /// The next rate to try for <paramref name="row"/> when its seed-1 winner is the largest (or smallest) rate it tried:
