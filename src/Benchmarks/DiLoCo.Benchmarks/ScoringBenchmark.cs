@@ -24,8 +24,10 @@ internal sealed record ScoringTiming(string Case, int Threads, string Path, stri
 internal sealed record GenerationTiming(int Threads, int PromptTokens, int NewTokens, bool KeyValueCache, double[] Seconds);
 
 /// <param name="LoadAverage">The machine's 1-minute load average (/proc/loadavg) before and after the timed part; null where unknown.</param>
+/// <param name="OtherCpu">What other processes and the hypervisor took during the timed part; null where unknown.</param>
 internal sealed record ScoringResults(long Parameters, int TrainingSteps, double TrainingSeconds, double TrainingLoss, ScoringSettings Settings,
-    List<ScoringTiming> Scoring, List<GenerationTiming> Generation, double[]? LoadAverage = null, List<WindowBatchTiming>? WindowBatches = null);
+    List<ScoringTiming> Scoring, List<GenerationTiming> Generation, double[]? LoadAverage = null, List<WindowBatchTiming>? WindowBatches = null,
+    OtherCpuUse? OtherCpu = null);
 
 /// <summary>
 /// Scoring and generation throughput of a trained model (the quality benchmark's shape, trained briefly on the State of
@@ -74,6 +76,7 @@ internal static class ScoringBenchmark
         var scoring = new List<ScoringTiming>();
         var generation = new List<GenerationTiming>();
         double? loadBefore = LoadAverage();
+        var otherCpu = OtherCpuUse.Start();
         var threadCounts = new[] { 1, Environment.ProcessorCount }.Distinct().ToArray();
         foreach (int threads in threadCounts)
         {
@@ -84,7 +87,8 @@ internal static class ScoringBenchmark
         }
         var windowBatches = ScoringBatchSweep.Run(settings.Repetitions, threadCounts);
         return new ScoringResults(model.ParameterCount, settings.TrainingSteps, trainingSeconds, trainingLoss,
-            settings, scoring, generation, loadBefore is { } before && LoadAverage() is { } after ? [before, after] : null, windowBatches);
+            settings, scoring, generation, loadBefore is { } before && LoadAverage() is { } after ? [before, after] : null, windowBatches,
+            otherCpu());
     }
 
     private static double? LoadAverage()

@@ -49,9 +49,11 @@ internal static class ScoringDocument
                         $"repetitions interleaved across paths; the median is shown, the spread is the slowest and fastest repetition. " +
                         $"Threads: torch intra-op threads ({string.Join(" and ", threadCounts)}; {threadCounts.Max()} = all cores), " +
                         $"OMP_WAIT_POLICY=PASSIVE. Command: `bash build/bench.sh scoring`."));
-        string load = results.LoadAverage is [var before, var after]
-            ? string.Create(CultureInfo.InvariantCulture, $" Load average (1 min) {before:0.0} before the timed part, {after:0.0} after{(Math.Max(before, after) > threadCounts.Max() / 2.0 ? ": a busy machine, compare paths only within this run" : "")}.")
-            : "";
+        // Older results have only the load average, which counts the benchmark itself.
+        string load = results.OtherCpu is { } other ? $" During the timed part {other.Describe()}."
+            : results.LoadAverage is [var before, var after]
+                ? string.Create(CultureInfo.InvariantCulture, $" Load average (1 min, this benchmark included) {before:0.0} before the timed part, {after:0.0} after.")
+                : "";
         text.AppendLine($"Machine: {machine}. Commit: {commit}.{load}");
         text.AppendLine();
         text.AppendLine("The forward pass is the model's own forward and per-token cross-entropy on exactly the windows `TransformerTextScorer` " +

@@ -28,10 +28,11 @@ internal readonly record struct ScoringWindow(int Text, int Begin, int Length, i
 
     /// <summary>How many windows one scoring forward pass holds.</summary>
     /// <remarks>
-    /// On the CPU, measured (`bash build/bench.sh scoring`, batch table): bytes score fastest at 16–32 windows a pass
-    /// (64 was ~12 % slower), and the GPT-2 vocabulary at one window, because logits over 32 MB leave glibc's heap for
-    /// mmap, so every pass page-faults them in again: at most 8 M logits (32 MB) and 32 windows. A GPU wants big
-    /// batches and has no such allocator: about 64 M logits (256 MB) and 64 windows.
+    /// On the CPU (`bash build/bench.sh scoring`, windows table): GPT-2-vocabulary windows scored fastest one or two to
+    /// a pass, not the ten that a 256 MB bound allows: logits over 32 MB leave glibc's heap for mmap, so each pass
+    /// page-faults them in again. Hence at most 8 M logits (32 MB; one GPT-2 window is 25 MB). Byte-level windows
+    /// showed no optimum between 4 and 64 a pass that held across runs (one run: 64 about 12 % slower than 16–32;
+    /// the next: flat within noise), so 32. A GPU wants big batches and has no such allocator: 64 M logits, 64 windows.
     /// </remarks>
     public static int PerForwardPass(int context, int vocabulary, bool gpu)
     {
