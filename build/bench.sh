@@ -2,7 +2,7 @@
 # Benchmarks (issue 5): programs that print tables and write docs/benchmarks/*.md, *.json, *.csv, *.png, and
 # docs/benchmarks.md assembled from those section files and docs/benchmarks/header.md.
 #   bash build/bench.sh all [--quick|--medium|--full]   quality (quick tier unless told), overlap(-link), speed, scoring, document
-#   bash build/bench.sh quality [--quick|--medium|--full] quality and bytes of every method (quick ~20 min, medium ~1.5 h, full: hours)
+#   bash build/bench.sh quality [--quick|--medium|--full] quality and bytes of every method (quick ~20 min, medium ~3 h with its learning-rate search, full: a day)
 #   bash build/bench.sh quality-tables [--TIER]          re-render the quality section from quality-<tier>.json (no training)
 #   bash build/bench.sh overlap                          utilisation under a simulated link, 3 runs per point; bandwidth needed per utilisation (~12 min)
 #   bash build/bench.sh overlap-tables                   re-render the overlap section and plot from overlap.json (no run)
