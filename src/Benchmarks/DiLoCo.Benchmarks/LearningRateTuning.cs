@@ -10,12 +10,15 @@ namespace DiLoCo.Benchmarks;
 /// </summary>
 internal static class LearningRateTuning
 {
-    /// <summary>The rate the final method won on seed 1: the ablation rows' rate.</summary>
+    /// <summary>The row whose seed-1 winning rate the ablation rows run at.</summary>
     public const string FinalMethodRow = "+ FP4 (the paper's final method)";
 
     /// <summary>The grid rate with the lowest seed-1 validation loss for <paramref name="row"/>, or null before any ran.</summary>
     public static float? Winner(IEnumerable<QualityResult> results, string row) =>
-        results.Where(r => r.Row == row && r.Seed == 1).OrderBy(r => r.FinalValidationLoss).FirstOrDefault()?.InnerLearningRate;
+        SeedOne(results, row).MinBy(r => r.FinalValidationLoss)?.InnerLearningRate;
+
+    private static List<QualityResult> SeedOne(IEnumerable<QualityResult> results, string row) =>
+        results.Where(r => r.Row == row && r.Seed == 1).ToList();
 
     /// <summary>Rates a row may try beyond the grid, on each side.</summary>
     public const int MaximumExtensions = 3;
@@ -26,15 +29,18 @@ internal static class LearningRateTuning
     /// </summary>
     public static float? Beyond(IEnumerable<QualityResult> results, string row, float[] grid)
     {
-        var tried = results.Where(r => r.Row == row && r.Seed == 1).Select(r => r.InnerLearningRate).ToList();
-        if (Winner(results, row) is not { } winner || grid.Length < 2 || tried.Count < 2) return null;
+        var tried = SeedOne(results, row);
+        if (grid.Length < 2 || tried.Count < 2) return null;
+        float winner = tried.MinBy(r => r.FinalValidationLoss)!.InnerLearningRate;
         float ratio = grid[1] / grid[0];
-        return winner == tried.Max() ? winner * ratio : winner == tried.Min() ? winner / ratio : null;
+        return winner == tried.Max(r => r.InnerLearningRate) ? winner * ratio
+            : winner == tried.Min(r => r.InnerLearningRate) ? winner / ratio : null;
     }
 
     /// <summary>
     /// The runs the table reports for one row: the learning rate with the most seeds (the tuned one), ties broken by the
-    /// lowest mean loss — under a full grid that is the best mean, under seed-1 tuning the seed-1 winner.
+    /// lowest mean loss (under a full grid every rate has every seed, so that is the best mean; a medium run resumed from
+    /// an older one can hold 3 seeds at an untuned rate too, and the mean decides between them).
     /// </summary>
     public static List<QualityResult> Reported(IEnumerable<QualityResult> runsOfOneRow) =>
         runsOfOneRow.GroupBy(r => r.InnerLearningRate)
