@@ -62,14 +62,14 @@ internal static class SpeedProfile
         var names = model.named_parameters().Select(p => p.name).ToArray();
         var settings = new WorkerSettings(TrainingAlgorithm.DiLoCo, new SyncSchedule(int.MaxValue, 1, 0),
             FragmentPlan.ForBlocks(names, TransformerLanguageModel.BlockIndexOf, c.Layers, 1, FragmentPattern.Strided, NonBlockParameterPlacement.OwnFragment),
-            1f, WireCodecs.Create(WireFormat.Float32), false, Inner(names), OuterOptimization.Nesterov(0.7, 0.9));
+            1f, WireCodecs.Create(WireFormat.Float32), false, Inner(), OuterOptimization.Nesterov(0.7, 0.9));
         var collective = InProcessCollective.CreateGroup(1)[0];
         var sampler = new BatchSampler(packed, Enumerable.Range(0, packed.Count).ToArray(), c.Batch, 1);
         return (new DiLoCoWorker(0, new TransformerReplica(model, sampler, CPU), collective, settings), collective, packed);
     }
 
-    private static InnerOptimization Inner(string[] names) =>
-        InnerOptimization.AdamW(names, LearningRateSchedule.Constant(1e-3), 0.9, 0.95, 0.1, 1.0);
+    private static InnerOptimization Inner() =>
+        InnerOptimization.AdamW(LearningRateSchedule.Constant(1e-3), 0.9, 0.95, 0.1, 1.0);
 
     private static TransformerOptions Shape(SpeedCase c) =>
         new() { ContextLength = ContextLength, EmbeddingSize = c.Width, NumberOfLayers = c.Layers, NumberOfHeads = c.Heads };

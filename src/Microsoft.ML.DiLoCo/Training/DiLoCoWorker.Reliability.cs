@@ -82,7 +82,7 @@ internal sealed partial class DiLoCoWorker
             for (int i = 0; i < _live.Count; i++) _live[i].copy_(_global[i]);
         }
         foreach (var b in _buffers) if (b.Residual is { } r) Array.Clear(r);
-        if (_inner is not null) OptimizerStateData.Reset(_inner);
+        _inner?.Reset();
     }
 
     /// <summary>θ̂, the outer momentum of every fragment and k: identical on every worker, so a checkpoint stores them once.</summary>

@@ -54,7 +54,7 @@ internal static class LanguageModelTrainingRun
         var schedule = o.Algorithm == TrainingAlgorithm.DataParallel ? new SyncSchedule(1, 1, 0) : new SyncSchedule(o.InnerSteps, fragments, overlap);
         var lr = new LearningRateSchedule(o.InnerLearningRate, Math.Min(o.WarmupSteps, o.TrainingSteps), o.TrainingSteps, o.InnerLearningRate * o.MinimumLearningRateRatio);
         var settings = new WorkerSettings(o.Algorithm, schedule, plan, alpha, WireCodecs.Create(o.WireFormat, o.Float4BlockSize), o.ErrorFeedback,
-            InnerOptimization.AdamW(names, lr, o.Beta1, o.Beta2, o.WeightDecay, o.GradientClipNorm),
+            InnerOptimization.AdamW(lr, o.Beta1, o.Beta2, o.WeightDecay, o.GradientClipNorm),
             OuterOptimization.Nesterov(o.OuterLearningRate, o.OuterMomentum), o.NonFiniteValuePolicy);
         log?.Invoke($"{o.Algorithm}: {result.ParameterCount:N0} parameters, {m} workers" +
                     (collectives.ProcessCount > 1 ? $" on {collectives.ProcessCount} MPI ranks" : $" on {string.Join(", ", devices.Select(d => d.ToString()))}") + ", " +

@@ -1,3 +1,4 @@
+using Microsoft.ML.DiLoCo.Training.Optimizers;
 using Microsoft.ML.DiLoCo.Communication;
 using Microsoft.ML.DiLoCo.Training;
 using TorchSharp;
@@ -47,6 +48,6 @@ internal static class EngineHarness
         alpha,
         WireCodecs.Create(WireFormat.Float32),
         ErrorFeedback: false,
-        new InnerOptimization(ps => torch.optim.SGD(ps, 1.0)),
+        new InnerOptimization(ps => new SgdOptimizer(ps, 1.0)),
         OuterOptimization.Nesterov(outerLr, outerMomentum));
 }
