@@ -85,7 +85,7 @@ internal static class SpeedProfile
         torch.manual_seed(1);
         using var cutModel = new TransformerLanguageModel(Shape(c), c.Vocabulary);
         var parameters = cutModel.parameters().ToArray();
-        using var optimizer = Inner(cutModel.named_parameters().Select(p => p.name).ToArray()).CreateOptimizer(parameters);
+        using var optimizer = Inner().CreateOptimizer(parameters);
         var sampler = new BatchSampler(packed, Enumerable.Range(0, packed.Count).ToArray(), c.Batch, 1);
         var batch = new long[sampler.BatchTokenCount];
         var shape = new long[] { c.Batch, sampler.WindowLength };
@@ -120,7 +120,7 @@ internal static class SpeedProfile
             marks[m++] = Stopwatch.GetTimestamp();
             var loss = nn.functional.cross_entropy(cutModel.Head(hLeaf).view(-1, c.Vocabulary), targets);
             marks[m++] = Stopwatch.GetTimestamp();
-            optimizer.zero_grad();
+            optimizer.ZeroGrad();
             marks[m++] = Stopwatch.GetTimestamp();
             loss.backward();
             marks[m++] = Stopwatch.GetTimestamp();
@@ -130,7 +130,7 @@ internal static class SpeedProfile
             marks[m++] = Stopwatch.GetTimestamp();
             nn.utils.clip_grad_norm_(parameters, 1.0);
             marks[m++] = Stopwatch.GetTimestamp();
-            optimizer.step();
+            optimizer.Step();
             marks[m++] = Stopwatch.GetTimestamp();
             scope.Dispose();
             marks[m] = Stopwatch.GetTimestamp();
@@ -150,7 +150,8 @@ internal static class SpeedProfile
         torch.set_num_threads(1);
         using var scope = NewDisposeScope();
         var h = randn(rows, width);
-        var w = randn(vocabulary, width) * 0.02f;
+        using var scale = 0.02f.ToScalar();
+        var w = randn(vocabulary, width).mul(scale);
         var targets = randint(0, vocabulary, new long[] { rows });
         var g = randn(rows, vocabulary);
         var logits = h.matmul(w.t()).requires_grad_(true);

@@ -1,3 +1,4 @@
+using Microsoft.ML.DiLoCo.Numerics;
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.ML.DiLoCo.Communication;
@@ -208,14 +209,15 @@ internal static class LanguageModelTrainingRun
         double replica0 = evaluator.Evaluate(probe, CPU);
         using (no_grad())
         {
+            using var count = workers.Length.ToScalar();
             var parameters = probe.parameters().ToArray();
             for (int i = 0; i < parameters.Length; i++)
             {
                 using var scope = NewDisposeScope();
                 parameters[i].zero_();
                 // Summed in worker order in FP32, then divided: the same mean whatever the threads did.
-                foreach (var w in workers) parameters[i].add_(w.ReplicaParameters[i].to(ScalarType.Float32, CPU));
-                parameters[i].div_(workers.Length);
+                foreach (var w in workers) parameters[i].add_(w.ReplicaParameters[i].to(ScalarType.Float32, CPU), ConstantScalars.One);
+                parameters[i].div_(count);
             }
         }
         double mean = evaluator.Evaluate(probe, CPU);

@@ -1,3 +1,4 @@
+using Microsoft.ML.DiLoCo.Numerics;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -77,7 +78,7 @@ internal sealed class AdamWOptimizer : TensorOptimizer
             expAvg.mul_(_beta1Scalar).add_(grad, _oneMinusBeta1);
             expAvgSq.mul_(_beta2Scalar).addcmul_(grad, grad, _oneMinusBeta2);
             // denom = √v / √(1 − β2^t) + ε, into a buffer kept between steps (no allocation per step).
-            denominator.copy_(expAvgSq).sqrt_().div_(sqrtBiasCorrection2).add_(_epsScalar);
+            denominator.copy_(expAvgSq).sqrt_().div_(sqrtBiasCorrection2).add_(_epsScalar, ConstantScalars.One);
             param.addcdiv_(expAvg, denominator, negativeStepSize);
         }
     }
