@@ -109,6 +109,31 @@ public sealed class OptimizerEquivalenceTests
     }
 
     [TestMethod]
+    public void ScalarSafeOptimizerIsADropInForTorchSharpsAdamWithASchedulerAndAClosure()
+    {
+        var theirs = NewParameters(5);
+        var ours = NewParameters(5);
+        using var reference = optim.Adam(theirs, 1e-2);
+        using optim.Optimizer mine = ScalarSafeOptimizer.Adam(ours, 1e-2);
+        CollectionAssert.AreEqual(ours, mine.parameters().ToArray(), "StreamingDiLoCo checks ownership through parameters()");
+        for (int t = 1; t <= 100; t++)
+        {
+            double lr = 1e-2 * (1 - t / 200.0); // as a learning-rate scheduler would, through ParamGroups
+            foreach (var g in reference.ParamGroups) g.LearningRate = lr;
+            foreach (var g in mine.ParamGroups) g.LearningRate = lr;
+            reference.zero_grad();
+            mine.zero_grad();
+            SetGradients(theirs, t);
+            SetGradients(ours, t);
+            reference.step();
+            float before = ours[0].sum().item<float>();
+            using var loss = mine.step(() => ours[0].sum());
+            Assert.AreEqual(before, loss.item<float>(), "the closure's loss, computed before the update");
+        }
+        for (int i = 0; i < ours.Length; i++) AssertBitIdentical(theirs[i], ours[i], $"parameter {i}");
+    }
+
+    [TestMethod]
     public void OuterNesterovIsTorchsFormula()
     {
         // v ← μv + Δ̄; θ̂ ← θ̂ − η(Δ̄ + μv); the first step moves θ̂ by (1 + μ)·η·Δ̄ (ALGORITHM.md).
