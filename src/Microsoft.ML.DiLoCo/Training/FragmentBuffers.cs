@@ -62,7 +62,10 @@ internal sealed class FragmentBuffers : IDisposable
         for (int j = 0; j < _parameterIndices.Length; j++)
         {
             int i = _parameterIndices[j];
-            _staging[j].copy_(global[i]).sub_(local[i]);
+            if (global[i].device_type == DeviceType.CPU && local[i].device_type == DeviceType.CPU)
+                _staging[j].copy_(global[i]).sub_(local[i]);  // in place: no allocation per sync
+            else
+                _staging[j].copy_(global[i].sub(local[i]));   // on the replica's device (a CPU buffer cannot take a CUDA operand), then one copy
             CopyOut(j);
         }
     }

@@ -70,7 +70,7 @@ internal static class LanguageModelTrainingRun
             for (int l = 0; l < local; l++)
             {
                 int r = first + l; // the global worker index decides device, shard and sampling seed
-                var device = WorkerDevices.Of(devices, l);
+                var device = WorkerDevices.Of(devices, WorkerDevices.SlotOf(l, local, collectives.Mpi is not null, Environment.GetEnvironmentVariable));
                 var replicaModel = new TransformerLanguageModel(o.Model, vocabularySize);
                 replicaModel.to(device);
                 var sampler = new BatchSampler(train, shards[r], o.BatchSize, unchecked(seed * 7919 + r + 1));
