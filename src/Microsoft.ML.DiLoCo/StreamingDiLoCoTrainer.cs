@@ -58,7 +58,9 @@ public sealed partial class StreamingDiLoCoTrainer : IEstimator<LanguageModelTra
             entry.SetMetric(2, p.BytesSent);
         });
 
-        var (model, report) = LanguageModelTrainingRun.Train(o, tokenizer.VocabularySize, train, validation, seed,
+        var (initial, ownsInitial) = InitialWeights(o);
+        using var ownedInitial = ownsInitial ? initial : null;
+        var (model, report) = LanguageModelTrainingRun.Train(o, tokenizer.VocabularySize, train, validation, seed, initial?.parameters().ToArray(),
             message => ch.Info(MessageSensitivity.None, message),
             p =>
             {

@@ -21,7 +21,7 @@ internal static class LanguageModelTrainingRun
 {
     public static (TransformerLanguageModel Model, TrainingReport Report) Train(
         StreamingDiLoCoTrainer.Options o, int vocabularySize, PackedWindows train, PackedWindows? validation, int seed,
-        Action<string>? log = null, Action<TrainingProgress>? progress = null)
+        IReadOnlyList<Tensor>? initialWeights = null, Action<string>? log = null, Action<TrainingProgress>? progress = null)
     {
         var (fragments, overlap, alpha) = StreamingDiLoCoTrainer.Validate(o);
         var devices = WorkerDevices.Parse(o.Devices);
@@ -36,10 +36,11 @@ internal static class LanguageModelTrainingRun
         // θ0: one initialisation, copied into every worker; this module ends up holding the fitted θ̂.
         torch.manual_seed(seed);
         var result = new TransformerLanguageModel(o.Model, vocabularySize);
+        string start = StartFrom(result, initialWeights);
         var names = result.named_parameters().Select(p => p.name).ToArray();
         if (collectives.Mpi is { } mpi)
         {
-            try { RankConsistency.Check(mpi, RankConsistency.Describe(o, vocabularySize, result.ParameterCount, train, validation, seed)); }
+            try { RankConsistency.Check(mpi, RankConsistency.Describe(o, vocabularySize, result.ParameterCount, train, validation, seed, start)); }
             catch { result.Dispose(); throw; } // every rank sees the same descriptions, so every rank throws here: no abort needed
             try
             {
@@ -82,7 +83,7 @@ internal static class LanguageModelTrainingRun
             // Checkpoints: restore before the loop; written from the after-step callback (Checkpointing/RunCheckpoints.cs).
             var checkpoints = o.CheckpointDirectory is null ? null : new Checkpointing.RunCheckpoints(o, workers,
                 o.Algorithm == TrainingAlgorithm.DataParallel ? null : schedule,
-                Checkpointing.OptionsFingerprint.Of(o, vocabularySize, result.ParameterCount, train, validation), seed, first, points, log, collectives.Mpi, m);
+                Checkpointing.OptionsFingerprint.Of(o, vocabularySize, result.ParameterCount, train, validation, start), seed, first, points, log, collectives.Mpi, m);
             long resumedStep = resume is { } r0 && checkpoints is not null ? checkpoints.Resume(r0.Checkpoint, r0.Path, m) : 0;
             // OnWorkerFailure (docs/reliability.md): which workers still train, and which one evaluates θ̂ (worker 0 until it is dropped).
             var live = new LiveWorkers(o.OnWorkerFailure, local, first, o.OnWorkerFailure == WorkerFailurePolicy.Continue ? collectives.Leave : null,
@@ -231,4 +232,17 @@ internal static class LanguageModelTrainingRun
         var parameters = target.parameters().ToArray();
         for (int i = 0; i < parameters.Length; i++) parameters[i].copy_(source[i]);
     }
+
+    /// <summary>θ0 ← the fine-tuning weights when given (shapes checked by the edge); returns "random" or their digest.</summary>
+    private static string StartFrom(TransformerLanguageModel model, IReadOnlyList<Tensor>? initialWeights)
+    {
+        if (initialWeights is null) return "random";
+        var parameters = model.parameters().ToArray();
+        if (parameters.Length != initialWeights.Count)
+            throw new ArgumentException($"The model to fine-tune has {initialWeights.Count} parameters; this architecture has {parameters.Length}.", nameof(initialWeights));
+        using (no_grad())
+            for (int i = 0; i < parameters.Length; i++) parameters[i].copy_(initialWeights[i]);
+        return ParameterDigest.Of(parameters);
+    }
+
 }

@@ -36,7 +36,7 @@ internal static class CheckpointRuns
     /// <summary>Trains; <paramref name="afterStep"/> sees every step of worker 0 (to cancel at a chosen step).</summary>
     public static (float[] Global, TrainingReport Report) Train(StreamingDiLoCoTrainer.Options o, List<string>? log = null, Action<long>? afterStep = null)
     {
-        var (model, report) = LanguageModelTrainingRun.Train(o, 257, Windows, null, o.Seed ?? 0,
+        var (model, report) = LanguageModelTrainingRun.Train(o, 257, Windows, null, o.Seed ?? 0, initialWeights: null,
             message => { lock (log ?? new List<string>()) log?.Add(message); },
             p => afterStep?.Invoke(p.Step));
         using (model)

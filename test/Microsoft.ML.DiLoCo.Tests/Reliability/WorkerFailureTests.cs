@@ -267,7 +267,7 @@ public sealed class WorkerFailureTests
     private static (float[] Global, TrainingReport Report, List<string> Log) Train(StreamingDiLoCoTrainer.Options o, bool validate = false)
     {
         var log = new List<string>();
-        var (model, report) = LanguageModelTrainingRun.Train(o, 257, Text.Train, validate ? Text.Validation : null, o.Seed ?? 0,
+        var (model, report) = LanguageModelTrainingRun.Train(o, 257, Text.Train, validate ? Text.Validation : null, o.Seed ?? 0, initialWeights: null,
             message => { lock (log) log.Add(message); });
         using (model)
             return (model.parameters().SelectMany(p => p.data<float>().ToArray()).ToArray(), report, log);
