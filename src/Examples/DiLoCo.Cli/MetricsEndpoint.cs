@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.ML.DiLoCo;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 
 namespace DiLoCo.Cli;
 
@@ -20,6 +21,7 @@ internal static class MetricsEndpoint
         try
         {
             var provider = Sdk.CreateMeterProviderBuilder()
+                .ConfigureResource(resource => resource.AddService("diloco"))
                 .AddMeter(TrainingMetrics.MeterName)
                 .AddPrometheusHttpListener(o =>
                 {

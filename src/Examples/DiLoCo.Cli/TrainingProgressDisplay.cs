@@ -36,7 +36,7 @@ internal sealed class TrainingProgressDisplay : IProgress<TrainingProgressUpdate
     {
         if (_live is null) return training();
         return _live.Progress().AutoClear(false).HideCompleted(false)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn { Width = 24 }, new PercentageColumn(), _statistics)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn { Width = 16 }, new PercentageColumn(), _statistics)
             .Start(context =>
             {
                 lock (_lock) _task = context.AddTask("starting", maxValue: 1);

@@ -95,6 +95,7 @@ internal static class LanguageModelTrainingRun
             }
             double evaluationSeconds = 0;
             var metrics = new TrainingMetrics.Recorder(metered, workers[0].Statistics); // dotnet-counters, OpenTelemetry
+            long resumedTokens = workers[0].Statistics.Tokens; // a resumed run's throughput counts only its own tokens
             void Evaluate(long step, int lead)
             {
                 if (evaluator is null) return;
@@ -117,7 +118,7 @@ internal static class LanguageModelTrainingRun
                 if (evaluates) Evaluate(t, localIndex);
                 // Every step: a small record; the listeners (progress, metrics) decide what to show.
                 var stats = workers[localIndex].Statistics;
-                double tokensPerSecond = stats.Tokens * m / Math.Max(clock.Elapsed.TotalSeconds - evaluationSeconds, 1e-9);
+                double tokensPerSecond = (stats.Tokens - resumedTokens) * m / Math.Max(clock.Elapsed.TotalSeconds - evaluationSeconds, 1e-9);
                 metrics.Step(stats, tokensPerSecond);
                 progress?.Invoke(new TrainingProgress(t, o.TrainingSteps, stats.Losses[^1], tokensPerSecond, metered[localIndex].BytesSent, clock.Elapsed)
                     { ValidationLoss = points.Count > 0 ? points[^1].Loss : double.NaN });
