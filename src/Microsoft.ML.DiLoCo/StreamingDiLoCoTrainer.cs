@@ -65,7 +65,7 @@ public sealed partial class StreamingDiLoCoTrainer : IEstimator<LanguageModelTra
             p =>
             {
                 Volatile.Write(ref latest, p);
-                o.Progress?.Report(new TrainingProgressUpdate(p.Step, p.TotalSteps, p.Loss, p.TokensPerSecond, p.BytesSent, p.Elapsed));
+                o.Progress?.Report(new TrainingProgressUpdate(p.Step, p.TotalSteps, p.Loss, p.TokensPerSecond, p.BytesSent, p.Elapsed) { ValidationLoss = p.ValidationLoss });
                 // MLContext users see progress through ml.Log (ML.NET's progress channel has no public reader).
                 if (p.Step % logEvery == 0 || p.Step == p.TotalSteps)
                     ch.Info(MessageSensitivity.None, $"step {p.Step}/{p.TotalSteps}: loss {p.Loss:F3}, {p.TokensPerSecond:N0} tokens/s, sent {p.BytesSent:N0} bytes, ETA {p.EstimatedRemaining:hh\\:mm\\:ss}");

@@ -96,6 +96,8 @@ internal static class LanguageModelTrainingRun
                     : "No checkpoint was written before the failure.";
             }
             double evaluationSeconds = 0;
+            var metrics = new TrainingMetrics.Recorder(metered, workers[0].Statistics); // dotnet-counters, OpenTelemetry
+            long resumedTokens = workers[0].Statistics.Tokens; // a resumed run's throughput counts only its own tokens
             void Evaluate(long step, int lead)
             {
                 if (evaluator is null) return;
@@ -103,6 +105,7 @@ internal static class LanguageModelTrainingRun
                 CopyInto(workers[lead].OuterParameters, result);
                 double loss = evaluator.Evaluate(result, CPU);
                 points.Add(new ValidationPoint(step, loss, Math.Exp(loss), evaluator.TokenCount));
+                metrics.Validation(loss);
                 evaluationSeconds += Stopwatch.GetElapsedTime(started).TotalSeconds;
                 log?.Invoke($"step {step}: validation loss of θ̂ {loss:F4} (perplexity {Math.Exp(loss):F2})");
             }
@@ -115,12 +118,12 @@ internal static class LanguageModelTrainingRun
                 bool evaluates = t % o.EvaluationInterval == 0 && t < o.TrainingSteps;
                 if (!live.Leads(localIndex, t, settle: evaluates)) return;
                 if (evaluates) Evaluate(t, localIndex);
-                if (progress is not null) // every step: a small record; the listener decides what to show
-                {
-                    var stats = workers[localIndex].Statistics;
-                    double seconds = clock.Elapsed.TotalSeconds - evaluationSeconds;
-                    progress(new TrainingProgress(t, o.TrainingSteps, stats.Losses[^1], stats.Tokens * m / Math.Max(seconds, 1e-9), metered[localIndex].BytesSent, clock.Elapsed));
-                }
+                // Every step: a small record; the listeners (progress, metrics) decide what to show.
+                var stats = workers[localIndex].Statistics;
+                double tokensPerSecond = (stats.Tokens - resumedTokens) * m / Math.Max(clock.Elapsed.TotalSeconds - evaluationSeconds, 1e-9);
+                metrics.Step(stats, tokensPerSecond);
+                progress?.Invoke(new TrainingProgress(t, o.TrainingSteps, stats.Losses[^1], tokensPerSecond, metered[localIndex].BytesSent, clock.Elapsed)
+                    { ValidationLoss = points.Count > 0 ? points[^1].Loss : double.NaN });
             };
             WorkerThreads.Run(workers, o.TrainingSteps, collectives.Abort, checkpoints is null ? observe : checkpoints.Around(observe, metered),
                 checkpoints is null ? o.CancellationToken : CancellationToken.None, // with checkpoints, cancellation stops at a checkpoint
@@ -169,6 +172,7 @@ internal static class LanguageModelTrainingRun
                 Rank = collectives.ProcessRank,
                 Ranks = collectives.ProcessCount,
             };
+            metrics.Finish(workers[lead].Statistics, report);
             return (result, report);
         }
         catch (Exception e)
