@@ -8,7 +8,7 @@ using Microsoft.ML.Runtime;
 namespace DiLoCo.Cli;
 
 /// <summary>
-/// <c>diloco train --config FILE [--output-dir DIR] [--metrics-port PORT]</c>: config → Fit (live progress) → model zip,
+/// <c>diloco train --config FILE [--from MODEL.zip] [--output-dir DIR] [--metrics-port PORT]</c>: config → Fit (live progress) → model zip,
 /// then report JSON and loss PNG (the model first: a failure while drawing the plot never loses a trained model).
 /// </summary>
 internal static class TrainCommand
@@ -16,21 +16,24 @@ internal static class TrainCommand
     public static Command Create(CliConsole console)
     {
         var config = CliOptions.Text("--config", "FILE.json", "The training config (docs/config.md).", required: true);
+        var from = CliOptions.Text("--from", "MODEL.zip",
+            "Fine-tune: start from this saved model's weights (its tokenizer and architecture must be the config's); overrides the config's initialModel.");
         var outputDir = CliOptions.Text("--output-dir", "DIR", "Where relative output and checkpoint paths start (default: the current folder).");
         var metricsPort = CliOptions.Integer("--metrics-port", "PORT",
             "Serve the training metrics for Prometheus at http://localhost:PORT/metrics while training (under mpirun: PORT + local rank).", min: 1, max: 65535);
         var metricsHost = CliOptions.Text("--metrics-host", "HOST", "The host name --metrics-port listens on (default localhost; * for every interface).");
-        var command = new Command("train", "Train a language model with Streaming DiLoCo from a JSON config.") { config, outputDir, metricsPort, metricsHost };
-        command.SetAction(p => Run(p.GetRequiredValue(config), Path.GetFullPath(p.GetValue(outputDir) ?? Directory.GetCurrentDirectory()),
+        var command = new Command("train", "Train a language model with Streaming DiLoCo from a JSON config.") { config, from, outputDir, metricsPort, metricsHost };
+        command.SetAction(p => Run(p.GetRequiredValue(config), p.GetValue(from), Path.GetFullPath(p.GetValue(outputDir) ?? Directory.GetCurrentDirectory()),
             p.GetValue(metricsPort), p.GetValue(metricsHost) ?? "localhost", console));
         return command;
     }
 
-    private static int Run(string configPath, string outputBase, int? metricsPort, string metricsHost, CliConsole console)
+    private static int Run(string configPath, string? from, string outputBase, int? metricsPort, string metricsHost, CliConsole console)
     {
         var stdout = console.Out;
         var config = TrainingConfig.Load(configPath);
         var o = config.Trainer;
+        if (from is not null) o.InitialModelPath = Path.GetFullPath(from);
         // Like output.directory, a relative checkpoint folder is relative to where the tool runs (or --output-dir).
         string? checkpoints = o.CheckpointDirectory is null ? null : Path.GetFullPath(Path.Combine(outputBase, o.CheckpointDirectory));
         var ml = new MLContext(seed: o.Seed ?? 1);
@@ -58,6 +61,7 @@ internal static class TrainCommand
         {
             var options = config.CreateTrainerOptions(data.Validation, progress);
             options.CheckpointDirectory = checkpoints;
+            if (options.InitialModelPath is { } start) stdout.WriteLine($"Fine-tuning from {start}");
             options.CancellationToken = console.Interruption;
             model = progress.Run(() => ml.LanguageModeling().Trainers.StreamingDiLoCo(options).Fit(data.Train));
         }
