@@ -1,5 +1,5 @@
-using Microsoft.ML.DiLoCo.Numerics;
 using System.Globalization;
+using Microsoft.ML.DiLoCo.Numerics;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using Microsoft.ML.DiLoCo.Communication;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,9 +1,9 @@
-using Microsoft.ML.DiLoCo.Numerics;
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.ML.DiLoCo.Communication;
 using Microsoft.ML.DiLoCo.Data;
 using Microsoft.ML.DiLoCo.Model;
+using Microsoft.ML.DiLoCo.Numerics;
 using TorchSharp;
 using static TorchSharp.torch;
 

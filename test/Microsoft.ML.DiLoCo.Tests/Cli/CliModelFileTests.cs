@@ -1,5 +1,5 @@
-using DiLoCo.Cli;
 using Microsoft.ML.DiLoCo.Tests.Persistence;
+using DiLoCo.Cli;
 
 namespace Microsoft.ML.DiLoCo.Tests.Cli;
 

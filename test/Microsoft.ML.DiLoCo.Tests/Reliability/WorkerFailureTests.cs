@@ -1,4 +1,3 @@
-using Microsoft.ML.DiLoCo.Training.Optimizers;
 using Microsoft.ML.DiLoCo.Checkpointing;
 using Microsoft.ML.DiLoCo.Communication;
 using Microsoft.ML.DiLoCo.Configuration;
@@ -9,6 +8,7 @@ using Microsoft.ML.DiLoCo.Tests.EndToEnd;
 using Microsoft.ML.DiLoCo.Tests.Training;
 using Microsoft.ML.DiLoCo.Tokenization;
 using Microsoft.ML.DiLoCo.Training;
+using Microsoft.ML.DiLoCo.Training.Optimizers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,7 +1,7 @@
-using Microsoft.ML.DiLoCo.Training.Optimizers;
 using Microsoft.ML.DiLoCo.Communication;
 using Microsoft.ML.DiLoCo.Tests.EndToEnd;
 using Microsoft.ML.DiLoCo.Training;
+using Microsoft.ML.DiLoCo.Training.Optimizers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,6 +1,6 @@
-using Microsoft.ML.DiLoCo.Training.Optimizers;
 using Microsoft.ML.DiLoCo.Communication;
 using Microsoft.ML.DiLoCo.Training;
+using Microsoft.ML.DiLoCo.Training.Optimizers;
 using TorchSharp;
 
 namespace Microsoft.ML.DiLoCo.Tests.Training;
