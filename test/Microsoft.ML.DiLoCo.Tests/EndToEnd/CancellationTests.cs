@@ -1,3 +1,4 @@
+using System.Reflection;
 using Microsoft.ML.DiLoCo.Tests.Checkpointing;
 
 namespace Microsoft.ML.DiLoCo.Tests.EndToEnd;
@@ -27,7 +28,7 @@ public sealed class CancellationTests
     public void CancelExecutionStopsFitAfterTheSameStepAsACancelledToken()
     {
         var byToken = FitUntilCancelled(null, (_, token) => token.Cancel());
-        var byContext = FitUntilCancelled(null, (ml, _) => ml.CancelExecution());
+        var byContext = FitUntilCancelled(null, (ml, _) => CancelExecution(ml));
         Assert.AreEqual(10, byToken.LastStep, "a token cancelled during step 10's progress report stops before step 11");
         Assert.AreEqual(byToken.LastStep, byContext.LastStep);
     }
@@ -39,7 +40,7 @@ public sealed class CancellationTests
         try
         {
             var byToken = FitUntilCancelled(tokenDirectory, (_, token) => token.Cancel());
-            var byContext = FitUntilCancelled(contextDirectory, (ml, _) => ml.CancelExecution());
+            var byContext = FitUntilCancelled(contextDirectory, (ml, _) => CancelExecution(ml));
             StringAssert.Contains(byToken.Message, "checkpoint");
             Assert.AreEqual(byToken.Message.Replace(tokenDirectory, "DIR"), byContext.Message.Replace(contextDirectory, "DIR"));
             Assert.AreEqual(byToken.LastStep, byContext.LastStep);
@@ -75,6 +76,14 @@ public sealed class CancellationTests
         var e = Assert.ThrowsExactly<OperationCanceledException>(() => trainer.Fit(train));
         return (e.Message, lastStep);
     }
+
+    /// <summary>
+    /// <c>mlContext.CancelExecution()</c>: internal to Microsoft.ML 5.0.1, which applications reach through the extension
+    /// method of the same name in Microsoft.ML.Experimental (a one-line forwarder; that package is not served here).
+    /// </summary>
+    private static void CancelExecution(MLContext ml) =>
+        (typeof(MLContext).GetMethod("CancelExecution", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic, Type.EmptyTypes)
+            ?? throw new MissingMethodException(nameof(MLContext), "CancelExecution")).Invoke(ml, null);
 
     /// <summary>Reports on the training thread (Progress&lt;T&gt; would post to the thread pool, later).</summary>
     private sealed class SynchronousProgress(Action<TrainingProgressUpdate> report) : IProgress<TrainingProgressUpdate>
