@@ -24,7 +24,7 @@ version=""
 finish() {
   local rc=$?
   rm -rf "$work"
-  if [ -n "$version" ]; then rm -rf "$cache/diloco.mlnet/$version"; fi
+  if [ -n "$version" ]; then rm -rf "$cache/diloco.mlnet/$version"; rmdir "$cache/diloco.mlnet" 2>/dev/null || true; fi
   if [ "$rc" -eq 0 ]; then echo "consumer-check: PASS (DiLoCo.MLNet $version in fresh console apps: train, save, load, score, generate)"
   else echo "consumer-check: FAIL at $step (exit code $rc)"; fi
   exit "$rc"
