@@ -87,6 +87,9 @@ public sealed class LanguageModelTransformer : ITransformer
 
     internal TransformerLanguageModel Model => _model;
 
+    /// <summary>Seeds for generation without <see cref="GenerationOptions.Seed"/>: the training or loading MLContext's.</summary>
+    internal GenerationSeeds GenerationSeeds { get; set; } = GenerationSeeds.Unseeded;
+
     bool ITransformer.IsRowToRowMapper => true;
 
     /// <inheritdoc />
@@ -181,7 +184,11 @@ public sealed class LanguageModelTransformer : ITransformer
         return new LanguageModelTransformer(model, languageModelTokenizer, textColumnName, report: null);
     }
 
-    /// <summary>Continues <paramref name="prompt"/> (read as the start of a document) and returns the new text.</summary>
+    /// <summary>
+    /// Continues <paramref name="prompt"/> (read as the start of a document) and returns the new text. Without
+    /// <see cref="GenerationOptions.Seed"/>, sampling is seeded from the MLContext that trained or loaded the model:
+    /// with <c>new MLContext(seed: s)</c> the same program generates the same texts on every run.
+    /// </summary>
     public string Generate(string prompt, GenerationOptions? options = null)
     {
         var text = new StringBuilder();
@@ -203,7 +210,7 @@ public sealed class LanguageModelTransformer : ITransformer
     {
         var generated = new List<int>();
         string emitted = "";
-        int seed = options.Seed ?? Random.Shared.Next();
+        int seed = options.Seed ?? GenerationSeeds.Next();
         foreach (int id in TextGeneration.Sample(_model, promptIds, options.MaxNewTokens, options.Temperature, options.TopK, options.TopP, seed, CPU))
         {
             if (id == _tokenizer.EndOfTextId) break;
