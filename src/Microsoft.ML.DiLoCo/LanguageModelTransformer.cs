@@ -5,6 +5,7 @@ using Microsoft.ML.DiLoCo.Model;
 using Microsoft.ML.DiLoCo.Persistence;
 using Microsoft.ML.DiLoCo.Scoring;
 using Microsoft.ML.DiLoCo.Tokenization;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.DiLoCo;
@@ -48,6 +49,20 @@ public sealed class LanguageModelTransformer : ITransformer
 
     /// <summary>Number of trainable parameters.</summary>
     public long ParameterCount => _model.ParameterCount;
+
+    /// <summary>
+    /// Where scoring (<see cref="Transform"/>, a PredictionEngine) and generation run: "cpu" (the default), "cuda" or
+    /// "cuda:N". Setting it moves the weights there; set it before creating a PredictionEngine or scoring a data view.
+    /// Sampling draws from <c>System.Random</c> on the CPU, so a seed gives the same tokens on any device.
+    /// </summary>
+    /// <exception cref="ArgumentException">Not a device, or CUDA is absent or has fewer devices (the message says which).</exception>
+    public string Device
+    {
+        get => ModelDevice.ToString();
+        set => _model.to(Training.WorkerDevices.Parse(new[] { value }, nameof(Device))[0]);
+    }
+
+    private TorchSharp.torch.Device ModelDevice => _model.parameters().First().device;
 
     /// <summary>
     /// How far the scoring window advances over texts longer than the context (1..ContextLength; default
@@ -211,7 +226,7 @@ public sealed class LanguageModelTransformer : ITransformer
         var generated = new List<int>();
         string emitted = "";
         int seed = options.Seed ?? GenerationSeeds.Next();
-        foreach (int id in TextGeneration.Sample(_model, promptIds, options.MaxNewTokens, options.Temperature, options.TopK, options.TopP, seed, CPU))
+        foreach (int id in TextGeneration.Sample(_model, promptIds, options.MaxNewTokens, options.Temperature, options.TopK, options.TopP, seed, ModelDevice))
         {
             if (id == _tokenizer.EndOfTextId) break;
             generated.Add(id);
