@@ -71,7 +71,22 @@ public sealed class MpiCollective : ICollective
         cancellationToken.ThrowIfCancellationRequested();
         long call = Interlocked.Increment(ref _issued);
         var done = new TaskCompletionSource<ReadOnlyMemory<byte>[]>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Enqueue($"all-gather {call}", () => done.SetResult(AllGather(payload)), done.SetException);
+        Enqueue($"all-gather {call}", () => done.SetResult(AllGather(payload, expectedLength: null)), done.SetException);
+        return cancellationToken.CanBeCanceled ? done.Task.WaitAsync(cancellationToken) : done.Task;
+    }
+
+    /// <summary>
+    /// As <see cref="AllGatherAsync"/> for payloads that every rank sends with this rank's length: a rank that declares another
+    /// length is refused (<see cref="PeerPayloadException"/> naming it) before anything is allocated for it. Every rank reads the
+    /// same declared lengths, so every rank whose own length is the expected one refuses the same sender at the same exchange.
+    /// </summary>
+    public Task<PeerPayload[]> AllGatherSameLengthAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        long call = Interlocked.Increment(ref _issued);
+        var done = new TaskCompletionSource<PeerPayload[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Enqueue($"all-gather {call}", () => done.SetResult(AllGather(payload, payload.Length).Select((b, r) => new PeerPayload(r, b)).ToArray()),
+            done.SetException);
         return cancellationToken.CanBeCanceled ? done.Task.WaitAsync(cancellationToken) : done.Task;
     }
 
@@ -137,26 +152,11 @@ public sealed class MpiCollective : ICollective
         foreach (var work in _queue.GetConsumingEnumerable()) work();
     }
 
-    private ReadOnlyMemory<byte>[] AllGather(ReadOnlyMemory<byte> payload)
+    private ReadOnlyMemory<byte>[] AllGather(ReadOnlyMemory<byte> payload, long? expectedLength)
     {
-        // 1. Every rank's length (8 bytes each).
-        var lengths = new long[Size];
-        var own = new long[] { payload.Length };
-        var ownHandle = GCHandle.Alloc(own, GCHandleType.Pinned);
-        var lengthsHandle = GCHandle.Alloc(lengths, GCHandleType.Pinned);
-        try
-        {
-            MpiLibrary.Check(_mpi.Allgather(ownHandle.AddrOfPinnedObject(), sizeof(long), _mpi.Byte,
-                lengthsHandle.AddrOfPinnedObject(), sizeof(long), _mpi.Byte, _comm), "MPI_Allgather");
-        }
-        finally
-        {
-            ownHandle.Free();
-            lengthsHandle.Free();
-        }
-
+        long[] lengths = ExchangeLengths(payload.Length, expectedLength);
         var results = new byte[Size][];
-        for (int r = 0; r < Size; r++) results[r] = r == Rank ? payload.ToArray() : GC.AllocateUninitializedArray<byte>(checked((int)lengths[r]));
+        for (int r = 0; r < Size; r++) results[r] = r == Rank ? payload.ToArray() : GC.AllocateUninitializedArray<byte>((int)lengths[r]);
         long longest = lengths.Max();
         if (Size == 1 || longest == 0) return results.Select(b => (ReadOnlyMemory<byte>)b).ToArray();
 
@@ -203,6 +203,35 @@ public sealed class MpiCollective : ICollective
         }
 
         return results.Select(b => (ReadOnlyMemory<byte>)b).ToArray();
+    }
+
+    /// <summary>Step 1 of an all-gather: every rank's length (8 bytes each), each checked before anything is allocated for it.</summary>
+    private long[] ExchangeLengths(long own, long? expectedLength)
+    {
+        var lengths = new long[Size];
+        var ownLength = new long[] { own };
+        var ownHandle = GCHandle.Alloc(ownLength, GCHandleType.Pinned);
+        var lengthsHandle = GCHandle.Alloc(lengths, GCHandleType.Pinned);
+        try
+        {
+            MpiLibrary.Check(_mpi.Allgather(ownHandle.AddrOfPinnedObject(), sizeof(long), _mpi.Byte,
+                lengthsHandle.AddrOfPinnedObject(), sizeof(long), _mpi.Byte, _comm), "MPI_Allgather");
+        }
+        finally
+        {
+            ownHandle.Free();
+            lengthsHandle.Free();
+        }
+
+        // Another rank's length is untrusted input. Every rank reads the same lengths, so every rank refuses the same sender.
+        for (int r = 0; r < Size; r++)
+        {
+            if (lengths[r] < 0 || lengths[r] > Array.MaxLength)
+                throw new PeerPayloadException(r, $"MPI rank {r}", $"it declared {lengths[r]:N0} bytes, which no payload can have (0 to {Array.MaxLength:N0}).");
+            if (expectedLength is { } expected) PeerPayloads.ThrowIfLengthDiffers(r, $"MPI rank {r}", lengths[r], expected);
+        }
+
+        return lengths;
     }
 
     private byte[] Staging(int length)

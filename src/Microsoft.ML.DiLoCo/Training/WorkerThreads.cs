@@ -35,7 +35,7 @@ internal static class WorkerThreads
         {
             throw live.WithCheckpointNote(e); // once every thread has stopped, no checkpoint is still being written
         }
-        catch (TrainingDivergedException)
+        catch (Exception e) when (e is TrainingDivergedException or PeerPayloadException)
         {
             live.LogCheckpointNote(); // its message is its own: the checkpoint to resume from goes to the log
             throw;
