@@ -125,7 +125,9 @@ internal static class WorkerThreads
                 catch (Exception e)
                 {
                     errors[rank] = e;
-                    abortGroup(new InvalidOperationException($"Worker {rank} failed: {e.Message}", e));
+                    // A worker's own failure already names the worker (by its global index) and the step.
+                    abortGroup(e is WorkerFailedException or TrainingDivergedException or PeerPayloadException
+                        ? e : new InvalidOperationException($"Worker {rank} failed: {e.Message}", e));
                 }
             }, maxStackSize: 16 * 1024 * 1024) { IsBackground = true, Name = $"DiLoCo worker {r}" };
             threads[r].Start();
