@@ -124,7 +124,7 @@ public sealed class MpiRunTests
         Assert.AreNotEqual(0, outcome.ExitCode, outcome.Output);
         var failed = outcome.Lines.Single(l => l.TryGetProperty("error", out _));
         Assert.AreEqual("1", failed.GetProperty("rank").GetString(), "the failed rank's host saw the exception");
-        StringAssert.StartsWith(failed.GetProperty("message").GetString(), "Worker 1 failed at step 5: InvalidOperationException: injected fault.");
+        StringAssert.StartsWith(failed.GetProperty("message").GetString(), "Worker 1 failed at step 5: InvalidOperationException: injected fault");
         StringAssert.Contains(outcome.Output, "aborting the job: rank 1 failed: Worker 1 failed at step 5");
         var afterFailure = ended - DateTimeOffset.FromUnixTimeMilliseconds(failed.GetProperty("atUnixMs").GetInt64());
         Assert.IsTrue(afterFailure < TimeSpan.FromSeconds(15), $"the job ended {afterFailure.TotalSeconds:F1} s after the failure ({outcome.Elapsed.TotalSeconds:F1} s in all)");
