@@ -66,29 +66,16 @@ public sealed class MpiCollective : ICollective
     /// Queues an all-gather and returns at once; the task completes with every rank's payload in rank order once the
     /// communication thread has run it. The payload must stay unchanged until then.
     /// </summary>
-    public Task<ReadOnlyMemory<byte>[]> AllGatherAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        long call = Interlocked.Increment(ref _issued);
-        var done = new TaskCompletionSource<ReadOnlyMemory<byte>[]>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Enqueue($"all-gather {call}", () => done.SetResult(AllGather(payload, expectedLength: null)), done.SetException);
-        return cancellationToken.CanBeCanceled ? done.Task.WaitAsync(cancellationToken) : done.Task;
-    }
+    public Task<ReadOnlyMemory<byte>[]> AllGatherAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
+        Issue(() => AllGather(payload, expectedLength: null), cancellationToken);
 
     /// <summary>
     /// As <see cref="AllGatherAsync"/> for payloads that every rank sends with this rank's length: a rank that declares another
     /// length is refused (<see cref="PeerPayloadException"/> naming it) before anything is allocated for it. Every rank reads the
     /// same declared lengths, so every rank whose own length is the expected one refuses the same sender at the same exchange.
     /// </summary>
-    public Task<PeerPayload[]> AllGatherSameLengthAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        long call = Interlocked.Increment(ref _issued);
-        var done = new TaskCompletionSource<PeerPayload[]>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Enqueue($"all-gather {call}", () => done.SetResult(AllGather(payload, payload.Length).Select((b, r) => new PeerPayload(r, b)).ToArray()),
-            done.SetException);
-        return cancellationToken.CanBeCanceled ? done.Task.WaitAsync(cancellationToken) : done.Task;
-    }
+    public Task<PeerPayload[]> AllGatherSameLengthAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
+        Issue(() => AllGather(payload, payload.Length).Select((bytes, rank) => new PeerPayload(rank, bytes)).ToArray(), cancellationToken);
 
     /// <summary>Completes when every rank has reached its matching barrier (queued behind earlier exchanges).</summary>
     public Task BarrierAsync()
@@ -114,6 +101,16 @@ public sealed class MpiCollective : ICollective
         _watchdog.Dispose();
         if (_comm != IntPtr.Zero) _mpi.CommFree(ref _comm);
         _queue.Dispose();
+    }
+
+    /// <summary>Queues the next all-gather on the communication thread and returns its task at once.</summary>
+    private Task<T> Issue<T>(Func<T> allGather, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        long call = Interlocked.Increment(ref _issued);
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Enqueue($"all-gather {call}", () => done.SetResult(allGather()), done.SetException);
+        return cancellationToken.CanBeCanceled ? done.Task.WaitAsync(cancellationToken) : done.Task;
     }
 
     private void Enqueue(string what, Action exchange, Action<Exception> fail)
