@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.ML.DiLoCo;
 using Microsoft.ML.DiLoCo.Communication;
@@ -67,20 +66,7 @@ internal static class PeerPayloadCheck
         var mpi = MpiRuntime.Start();
         MpiLibrary.Check(mpi.CommDup(mpi.CommWorld, out IntPtr comm), "MPI_Comm_dup");
         MpiLibrary.Check(mpi.CommSize(comm, out int size), "MPI_Comm_size");
-        var own = new[] { DeclaredBytes };
-        var lengths = new long[size];
-        var ownHandle = GCHandle.Alloc(own, GCHandleType.Pinned);
-        var lengthsHandle = GCHandle.Alloc(lengths, GCHandleType.Pinned);
-        try
-        {
-            MpiLibrary.Check(mpi.Allgather(ownHandle.AddrOfPinnedObject(), sizeof(long), mpi.Byte,
-                lengthsHandle.AddrOfPinnedObject(), sizeof(long), mpi.Byte, comm), "MPI_Allgather");
-        }
-        finally
-        {
-            ownHandle.Free();
-            lengthsHandle.Free();
-        }
+        mpi.AllgatherInt64(DeclaredBytes, comm, size);
         MpiRuntime.MarkFailed("rank 1 is the faulty peer of the test");
         Thread.Sleep(TimeSpan.FromSeconds(60));
         return 5;

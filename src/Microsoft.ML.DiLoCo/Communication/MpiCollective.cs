@@ -13,6 +13,7 @@ namespace Microsoft.ML.DiLoCo.Communication;
 /// if some thread sits in MPI meanwhile (measured: polling MPI_Test between steps gave no overlap). An all-gather
 /// of payloads of different lengths is MPI_Allgather of the lengths, then MPI_Allgatherv of the bytes in chunks
 /// of at most <see cref="ChunkBytes"/> per rank (Open MPI's temporary buffers for large messages page-fault slowly).
+/// The lengths come from other processes: each is checked before anything is allocated for it.
 /// A watchdog ends the whole job (MPI_Abort) when an exchange takes longer than the timeout: a rank that hangs or
 /// died without its launcher noticing cannot leave the others waiting forever.
 /// </remarks>
@@ -205,20 +206,7 @@ public sealed class MpiCollective : ICollective
     /// <summary>Step 1 of an all-gather: every rank's length (8 bytes each), each checked before anything is allocated for it.</summary>
     private long[] ExchangeLengths(long own, long? expectedLength)
     {
-        var lengths = new long[Size];
-        var ownLength = new long[] { own };
-        var ownHandle = GCHandle.Alloc(ownLength, GCHandleType.Pinned);
-        var lengthsHandle = GCHandle.Alloc(lengths, GCHandleType.Pinned);
-        try
-        {
-            MpiLibrary.Check(_mpi.Allgather(ownHandle.AddrOfPinnedObject(), sizeof(long), _mpi.Byte,
-                lengthsHandle.AddrOfPinnedObject(), sizeof(long), _mpi.Byte, _comm), "MPI_Allgather");
-        }
-        finally
-        {
-            ownHandle.Free();
-            lengthsHandle.Free();
-        }
+        long[] lengths = _mpi.AllgatherInt64(own, _comm, Size);
 
         // Another rank's length is untrusted input. Every rank reads the same lengths, so every rank refuses the same sender.
         for (int r = 0; r < Size; r++)
