@@ -179,7 +179,7 @@ internal sealed partial class DiLoCoWorker : IDisposable
         long sentBefore = _collective is MeteredCollective m ? m.BytesSent : 0;
         long receivedBefore = _collective is MeteredCollective m2 ? m2.BytesReceived : 0;
         var launched = Stopwatch.GetTimestamp();
-        var exchange = _collective.AllGatherAsync(payload);
+        var exchange = _collective.AllGatherSameLengthAsync(payload); // a peer's payload of another length is refused before allocation
         double exchangeSeconds = double.NaN;
         var finished = exchange.ContinueWith(_ => exchangeSeconds = Stopwatch.GetElapsedTime(launched).TotalSeconds, TaskContinuationOptions.ExecuteSynchronously);
         _inflight = new InFlightSync(p, t, _settings.Schedule.ApplyStepOf(t), exchange, finished, () => exchangeSeconds, sentBefore, receivedBefore);
@@ -194,20 +194,21 @@ internal sealed partial class DiLoCoWorker : IDisposable
         var buffers = _buffers[sync.Fragment];
 
         var waitStarted = Stopwatch.GetTimestamp();
-        var received = sync.Exchange.GetAwaiter().GetResult();
+        var received = Gathered(sync.Exchange, sync.LaunchStep, sync.Fragment);
         sync.Timing.GetAwaiter().GetResult();
         double waited = Stopwatch.GetElapsedTime(waitStarted).TotalSeconds;
         Statistics.CommunicationWaitSeconds += waited;
 
-        var contributions = FiniteContributions(received, out bool mineSkipped);
+        var contributions = FiniteContributions(received, sync.LaunchStep, sync.Fragment, out bool mineSkipped);
         var fragment = _settings.Plan.Fragments[sync.Fragment];
         using (NewDisposeScope())
         {
-            if (contributions.Length > 0) // all skipped: θ̂[p] and v[p] stay as they are
+            // FP32, fixed order: θ̂ identical everywhere. Nothing usable (all skipped): θ̂[p] and v[p] stay as they are.
+            if (AverageChecked(buffers, contributions, sync.LaunchStep, sync.Fragment))
             {
-                buffers.AverageInRankOrder(contributions, sync.Fragment);   // FP32, fixed order: θ̂ identical everywhere
                 buffers.WriteAsGradients(_global);
                 _outer[sync.Fragment].Step();                           // v ← μv + Δ̄; θ̂ ← θ̂ − η(Δ̄ + μv)
+                ThrowIfGlobalNotFinite(fragment, sync.LaunchStep, sync.Fragment); // before θ̂ reaches a replica or a checkpoint
             }
             if (mineSkipped) ResetReplicaToGlobal();                    // this worker's replica went non-finite
             else Merge(fragment);
@@ -243,12 +244,11 @@ internal sealed partial class DiLoCoWorker : IDisposable
         buffers.ReadGradients(parameters);
         var payload = EncodeOrSkip(buffers, t, "gradient");
         var started = Stopwatch.GetTimestamp();
-        var received = _collective.AllGatherAsync(payload).GetAwaiter().GetResult();
+        var received = Gathered(_collective.AllGatherSameLengthAsync(payload), t, fragment: -1);
         double waited = Stopwatch.GetElapsedTime(started).TotalSeconds;
         Statistics.CommunicationWaitSeconds += waited;
-        var contributions = FiniteContributions(received, out _);
-        if (contributions.Length > 0) buffers.AverageInRankOrder(contributions, fragment: -1);
-        else Array.Clear(buffers.Mean); // every worker's gradient was non-finite: a zero gradient
+        var contributions = FiniteContributions(received, t, fragment: -1, out _);
+        AverageChecked(buffers, contributions, t, fragment: -1); // nothing usable: Mean is zero, a zero gradient
         buffers.WriteAsGradients(parameters);
         return waited;
     }
@@ -271,6 +271,6 @@ internal sealed partial class DiLoCoWorker : IDisposable
         _replica?.Dispose(); // the trainer's worker owns its replica; a caller-driven worker owns nothing of the caller's
     }
 
-    private sealed record InFlightSync(int Fragment, long LaunchStep, long ApplyStep, Task<ReadOnlyMemory<byte>[]> Exchange,
+    private sealed record InFlightSync(int Fragment, long LaunchStep, long ApplyStep, Task<PeerPayload[]> Exchange,
         Task Timing, Func<double> ExchangeSeconds, long SentBefore, long ReceivedBefore);
 }
