@@ -55,7 +55,7 @@ public sealed class WorkerDeviceTests
         using var buffers = new FragmentBuffers(new[] { 0 }, local, WireCodecs.Create(WireFormat.Float32), errorFeedback: false);
         buffers.ReadDifference(global, local);
         CollectionAssert.AreEqual(Enumerable.Repeat(3.0f, 6).ToArray(), buffers.Values);
-        buffers.AverageInRankOrder(new ReadOnlyMemory<byte>[] { buffers.Payload.ToArray() }, 0);
+        buffers.AverageInRankOrder(new[] { new PeerPayload(0, buffers.Payload.ToArray()) }, step: 1, fragment: 0, skipRefused: false);
         buffers.WriteAsGradients(local);
         Assert.AreEqual(DeviceType.CUDA, local[0].grad!.device_type);
     }
