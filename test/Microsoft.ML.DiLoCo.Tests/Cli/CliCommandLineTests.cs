@@ -30,7 +30,7 @@ public sealed class CliCommandLineTests
         using var folder = new CliTestFolder();
         var (code, output, _) = folder.Run("--help");
         Assert.AreEqual(ExitCodes.Success, code);
-        StringAssert.Contains(output, "diloco train --config FILE.json [--output-dir DIR] [--metrics-port PORT]");
+        StringAssert.Contains(output, "diloco train --config FILE.json [--from MODEL.zip] [--output-dir DIR] [--metrics-port PORT]");
         StringAssert.Contains(output, "diloco score --model MODEL.zip --text TEXT");
         StringAssert.Contains(output, "Exit codes: 0 ok, 1 failure while running, 2 bad input");
         Assert.AreEqual(output, folder.Run("help").Output);
@@ -62,7 +62,7 @@ public sealed class CliCommandLineTests
         Assert.AreEqual(ExitCodes.BadInput, code);
         Assert.AreEqual("", output, "nothing ran");
         StringAssert.Contains(errors, "error: train: Unrecognized command or argument '--steps'.");
-        StringAssert.Contains(errors, "usage: diloco train --config FILE.json [--output-dir DIR] [--metrics-port PORT] [--metrics-host HOST]");
+        StringAssert.Contains(errors, "usage: diloco train --config FILE.json [--from MODEL.zip] [--output-dir DIR] [--metrics-port PORT] [--metrics-host HOST]");
         StringAssert.Contains(errors, "Run 'diloco train --help' for details.");
 
         var number = folder.Run("generate", "--model", "m.zip", "--prompt", "hi", "--max-tokens", "many");
