@@ -19,6 +19,11 @@ internal sealed class AdamWOptimizer : TensorOptimizer
     // Constant factors: created once, alive as long as the optimizer (never a temporary Scalar).
     private readonly Scalar _beta1Scalar, _oneMinusBeta1, _beta2Scalar, _oneMinusBeta2, _epsScalar;
 
+    /// <param name="parameters">The parameters, in the order their state is kept.</param>
+    /// <param name="learningRate">The rate until <see cref="TensorOptimizer.LearningRate"/> is set.</param>
+    /// <param name="beta1">β1, the first moment's decay.</param>
+    /// <param name="beta2">β2, the second moment's decay.</param>
+    /// <param name="eps">ε, added to √v.</param>
     /// <param name="weightDecay">λ for parameter i (decoupled); the same length as <paramref name="parameters"/>.</param>
     public AdamWOptimizer(IReadOnlyList<Parameter> parameters, double learningRate, double beta1, double beta2, double eps, IReadOnlyList<double> weightDecay)
         : base(parameters, learningRate)
