@@ -137,10 +137,11 @@ internal sealed class RunCheckpoints
                                         $"(only NumberOfWorkers may change) or use another CheckpointDirectory. Differences: {string.Join("; ", differences.Take(10))}.",
                 nameof(StreamingDiLoCoTrainer.Options.CheckpointDirectory));
         bool elastic = checkpoint.NumberOfWorkers != totalWorkers;
+        var shared = checkpoint.Shared ?? throw new InvalidDataException($"The checkpoint {path} holds no θ̂ and outer momentum.");
         for (int l = 0; l < _workers.Count; l++)
         {
             var worker = _workers[l];
-            worker.RestoreShared(checkpoint.Shared);
+            worker.RestoreShared(shared);
             worker.Statistics.SkippedContributions = checkpoint.SkippedContributions;
             if (elastic)
             {
