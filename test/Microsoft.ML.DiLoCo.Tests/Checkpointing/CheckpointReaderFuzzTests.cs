@@ -30,7 +30,7 @@ public sealed class CheckpointReaderFuzzTests
             new TensorData?[] { Tensor(2), Tensor(2), null },
         });
         var sgd = new OptimizerStateData(OptimizerStateData.SgdKind, new long[] { 0 }, new[] { new TensorData?[] { Tensor(3, 2) } });
-        WorkerCheckpoint Worker(int r) => new(r, new ReplicaWorkerState(new[] { Tensor(3, 2), Tensor(2) }, adam, new TensorData?[] { Tensor(6), null }),
+        WorkerCheckpoint Worker(int r) => new(r, new ReplicaWorkerState(new[] { Tensor(3, 2), Tensor(2) }, adam, new TensorData?[] { new TensorData(new long[] { 6 }, new float[6]), null }),
             new SamplerPosition(1, 3, 17), new float[] { 5.5f, 5.1f, 4.9f, 4.2f }, 64);
         return new TrainingCheckpoint
         {
