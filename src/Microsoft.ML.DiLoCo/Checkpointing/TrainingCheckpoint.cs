@@ -46,6 +46,16 @@ internal sealed class TrainingCheckpoint : IDisposable
     public WorkerCheckpoint Worker(int worker) =>
         Array.Find(Workers, w => w.Worker == worker) ?? throw new InvalidDataException($"The checkpoint holds no state for worker {worker}.");
 
+    /// <summary>Every tensor and array it holds (θ̂, outer and inner optimizer buffers, θ_m, residuals).</summary>
+    public IEnumerable<TensorData> Tensors()
+    {
+        var shared = Shared is null ? Enumerable.Empty<TensorData?>()
+            : Shared.Global.Concat(Shared.Outer.SelectMany(o => o.Buffers.SelectMany(b => b)));
+        var workers = Workers.SelectMany(w => w.Replica.Parameters.Concat(w.Replica.Residuals)
+            .Concat(w.Replica.Inner?.Buffers.SelectMany(b => b) ?? Enumerable.Empty<TensorData?>()));
+        return shared.Concat(workers).OfType<TensorData>();
+    }
+
     public void Dispose()
     {
         foreach (var source in Sources) source.Dispose();

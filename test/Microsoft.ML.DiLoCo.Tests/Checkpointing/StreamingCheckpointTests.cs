@@ -25,8 +25,14 @@ public sealed class StreamingCheckpointTests
         CheckpointFile.ChunkBytes = Chunk;
     }
 
+    private readonly string _folder = CheckpointRuns.NewDirectory();
+
     [TestCleanup]
-    public void RestoreTheChunkLimit() => CheckpointFile.ChunkBytes = _savedChunk;
+    public void RestoreTheChunkLimit()
+    {
+        CheckpointFile.ChunkBytes = _savedChunk;
+        Directory.Delete(_folder, recursive: true);
+    }
 
     private static TensorData Random(int seed)
     {
@@ -55,7 +61,7 @@ public sealed class StreamingCheckpointTests
     public void EntriesLargerThanTheLimitAreStreamedInChunksInBoundedMemoryAndRoundTripBitIdentically()
     {
         var checkpoint = Large();
-        string path = Path.Combine(CheckpointRuns.NewDirectory(), "checkpoint-000000000002.dlc");
+        string path = Path.Combine(_folder, "checkpoint-000000000002.dlc");
 
         long before = GC.GetAllocatedBytesForCurrentThread();
         using (var file = new RecordingStream(new FileStream(path, FileMode.CreateNew)))
@@ -94,7 +100,7 @@ public sealed class StreamingCheckpointTests
     public void ADamagedLargeEntryIsRefusedAsBefore()
     {
         var checkpoint = Large();
-        string path = Path.Combine(CheckpointRuns.NewDirectory(), "checkpoint-000000000002.dlc");
+        string path = Path.Combine(_folder, "checkpoint-000000000002.dlc");
         CheckpointFile.Write(path, checkpoint.ToEntries());
         using (var s = File.Open(path, FileMode.Open))
         {
