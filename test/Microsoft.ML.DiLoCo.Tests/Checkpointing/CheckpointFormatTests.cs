@@ -32,17 +32,7 @@ public sealed class CheckpointFormatTests
     {
         var sample = CheckpointReaderFuzzTests.Sample();
         string folder = Fixture("mpi");
-        var loaded = RankFolders.Load(new[] { folder, folder });
-        for (int r = 0; r < 2; r++)
-        {
-            var (checkpoint, error) = loaded[r];
-            Assert.IsNull(error, error?.ToString());
-            using (checkpoint)
-            {
-                CheckpointAssert.SameShared(sample, checkpoint!);
-                CheckpointAssert.SameWorker(sample.Workers[r], checkpoint!.Workers.Single());
-            }
-        }
+        RankFolders.AssertEachRankHoldsTheSample(sample, RankFolders.Load(new[] { folder, folder }));
     }
 
     [TestMethod]

@@ -26,17 +26,7 @@ public sealed class RankFolderTests
         var manifest = CheckpointFile.Read(Path.Combine(folders[0], "checkpoint-000000000004.dlc"));
         using (manifest) Assert.IsFalse(manifest.Contains(TrainingCheckpoint.SharedEntryName), "θ̂ is not in the manifest: it never travels between ranks");
 
-        var loaded = RankFolders.Load(folders);
-        for (int r = 0; r < 2; r++)
-        {
-            var (checkpoint, error) = loaded[r];
-            Assert.IsNull(error, error?.ToString());
-            using (checkpoint)
-            {
-                CheckpointAssert.SameShared(sample, checkpoint!);
-                CheckpointAssert.SameWorker(sample.Workers[r], checkpoint!.Workers.Single());
-            }
-        }
+        RankFolders.AssertEachRankHoldsTheSample(sample, RankFolders.Load(folders));
     }
 
     [TestMethod]

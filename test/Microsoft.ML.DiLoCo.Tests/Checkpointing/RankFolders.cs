@@ -34,4 +34,19 @@ internal static class RankFolders
     public static (TrainingCheckpoint? Checkpoint, Exception? Error)[] Load(string[] folders, List<string>? log = null) =>
         OnRanks(2, (r, ranks) => new RankCheckpoints(new CheckpointStore(folders[r], 2), ranks, 2)
             .LoadAgreed(firstWorker: r, localWorkers: 1, r == 0 ? m => { lock (log ?? new List<string>()) log?.Add(m); } : null)?.Checkpoint);
+
+    /// <summary>Each rank's result is the sample's θ̂, outer state and k, and its own worker (rank r: worker r), bit for bit.</summary>
+    public static void AssertEachRankHoldsTheSample(TrainingCheckpoint sample, (TrainingCheckpoint? Checkpoint, Exception? Error)[] loaded)
+    {
+        for (int r = 0; r < loaded.Length; r++)
+        {
+            var (checkpoint, error) = loaded[r];
+            Assert.IsNull(error, error?.ToString());
+            using (checkpoint)
+            {
+                CheckpointAssert.SameShared(sample, checkpoint!);
+                CheckpointAssert.SameWorker(sample.Workers[r], checkpoint!.Workers.Single());
+            }
+        }
+    }
 }
