@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Packs the library (Microsoft.ML.DiLoCo.<version>.nupkg) and the CLI as a .NET tool (diloco.<version>.nupkg, ~215 MB:
-# it carries libtorch), then checks both: the library's nuspec declares its dependencies, and the tool installs with
+# Packs the library (DiLoCo.MLNet.<version>.nupkg, checked by build/pack-library.sh: dependencies, license, README, the
+# buildTransitive libstdc++ fix and the model-loader registration in the DLL) and the CLI as a .NET tool
+# (diloco.<version>.nupkg, ~215 MB: it carries libtorch), then checks that the tool installs with
 #   dotnet tool install --tool-path DIR --add-source FEED diloco
 # and trains the tiny example config end to end. About 2–3 minutes on 2 cores; not part of build/test.sh.
+# build/consumer-check.sh (run by CI) installs the library package in a fresh console app.
 #   bash build/pack.sh [FEED_DIR]     (default artifacts/packages)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,17 +12,8 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 OMP_WAIT_POLICY="${OMP_WAIT
 feed="$(realpath -m "${1:-artifacts/packages}")"
 mkdir -p "$feed"
 
-dotnet pack src/Microsoft.ML.DiLoCo/Microsoft.ML.DiLoCo.csproj -c Release -o "$feed" --nologo -v quiet
+bash build/pack-library.sh "$feed" >/dev/null
 dotnet pack src/Examples/DiLoCo.Cli/DiLoCo.Cli.csproj -c Release -o "$feed" --nologo -v quiet
-
-library="$(ls -t "$feed"/Microsoft.ML.DiLoCo.*.nupkg | head -1)"
-nuspec="$(unzip -p "$library" Microsoft.ML.DiLoCo.nuspec)"
-for dependency in Microsoft.ML Microsoft.ML.Tokenizers TorchSharp; do
-  grep -q "<dependency id=\"$dependency\"" <<<"$nuspec" || { echo "error: $library does not declare $dependency" >&2; exit 1; }
-done
-grep -q '<license type="expression">MIT</license>' <<<"$nuspec" || { echo "error: $library has no MIT license expression" >&2; exit 1; }
-unzip -l "$library" | grep -q ' README.md$' || { echo "error: $library has no README.md" >&2; exit 1; }
-echo "ok: $library (dependencies, MIT, README)"
 
 tools="$(mktemp -d)"; work="$(mktemp -d)"
 trap 'rm -rf "$tools" "$work"' EXIT

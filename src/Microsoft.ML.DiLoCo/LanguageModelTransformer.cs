@@ -5,6 +5,7 @@ using Microsoft.ML.DiLoCo.Model;
 using Microsoft.ML.DiLoCo.Persistence;
 using Microsoft.ML.DiLoCo.Scoring;
 using Microsoft.ML.DiLoCo.Tokenization;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.DiLoCo;
@@ -50,6 +51,20 @@ public sealed class LanguageModelTransformer : ITransformer
     public long ParameterCount => _model.ParameterCount;
 
     /// <summary>
+    /// Where scoring (<see cref="Transform"/>, a PredictionEngine) and generation run: "cpu" (the default), "cuda" or
+    /// "cuda:N". Setting it moves the weights there; set it before creating a PredictionEngine or scoring a data view.
+    /// Sampling draws from <c>System.Random</c> on the CPU, so a seed gives the same tokens on any device.
+    /// </summary>
+    /// <exception cref="ArgumentException">Not a device, or CUDA is absent or has fewer devices (the message says which).</exception>
+    public string Device
+    {
+        get => ModelDevice.ToString();
+        set => _model.to(Training.WorkerDevices.Parse(new[] { value }, nameof(Device))[0]);
+    }
+
+    private TorchSharp.torch.Device ModelDevice => _model.parameters().First().device;
+
+    /// <summary>
     /// How far the scoring window advances over texts longer than the context (1..ContextLength; default
     /// ContextLength). Every token is scored once; a smaller stride gives each token more context and costs more.
     /// </summary>
@@ -86,6 +101,9 @@ public sealed class LanguageModelTransformer : ITransformer
     internal JsonObject? TrainingOptions { get; init; }
 
     internal TransformerLanguageModel Model => _model;
+
+    /// <summary>Seeds for generation without <see cref="GenerationOptions.Seed"/>: the training or loading MLContext's.</summary>
+    internal GenerationSeeds GenerationSeeds { get; set; } = GenerationSeeds.Unseeded;
 
     bool ITransformer.IsRowToRowMapper => true;
 
@@ -181,7 +199,11 @@ public sealed class LanguageModelTransformer : ITransformer
         return new LanguageModelTransformer(model, languageModelTokenizer, textColumnName, report: null);
     }
 
-    /// <summary>Continues <paramref name="prompt"/> (read as the start of a document) and returns the new text.</summary>
+    /// <summary>
+    /// Continues <paramref name="prompt"/> (read as the start of a document) and returns the new text. Without
+    /// <see cref="GenerationOptions.Seed"/>, sampling is seeded from the MLContext that trained or loaded the model:
+    /// with <c>new MLContext(seed: s)</c> the same program generates the same texts on every run.
+    /// </summary>
     public string Generate(string prompt, GenerationOptions? options = null)
     {
         var text = new StringBuilder();
@@ -203,8 +225,8 @@ public sealed class LanguageModelTransformer : ITransformer
     {
         var generated = new List<int>();
         string emitted = "";
-        int seed = options.Seed ?? Random.Shared.Next();
-        foreach (int id in TextGeneration.Sample(_model, promptIds, options.MaxNewTokens, options.Temperature, options.TopK, options.TopP, seed, CPU))
+        int seed = options.Seed ?? GenerationSeeds.Next();
+        foreach (int id in TextGeneration.Sample(_model, promptIds, options.MaxNewTokens, options.Temperature, options.TopK, options.TopP, seed, ModelDevice))
         {
             if (id == _tokenizer.EndOfTextId) break;
             generated.Add(id);

@@ -33,24 +33,23 @@ public sealed class LanguageModelingCatalog
     /// (its Loss and TokenCount columns). Rows with no predicted token (empty text) are skipped.
     /// </summary>
     /// <param name="data">The output of <see cref="LanguageModelTransformer.Transform"/>.</param>
-    /// <param name="textColumnName">The text column, for bits per byte; when it is absent, BitsPerByte is NaN.</param>
+    /// <param name="textColumnName">The text column that was scored, for bits per byte.</param>
     /// <param name="lossColumnName">The loss column.</param>
     /// <param name="tokenCountColumnName">The token-count column.</param>
+    /// <exception cref="ArgumentException">A column is missing or of the wrong type (as ML.NET's evaluators, an
+    /// <see cref="ArgumentOutOfRangeException"/> for a missing one); the message names it.</exception>
     public LanguageModelMetrics Evaluate(IDataView data, string textColumnName = "Text",
         string lossColumnName = Scoring.ScoreColumns.Loss, string tokenCountColumnName = Scoring.ScoreColumns.TokenCount)
     {
         ArgumentNullException.ThrowIfNull(data);
         var loss = RequireColumn(data, lossColumnName, NumberDataViewType.Single);
         var count = RequireColumn(data, tokenCountColumnName, NumberDataViewType.Int32);
-        var text = data.Schema.GetColumnOrNull(textColumnName);
-        if (text is { } t && t.Type is not TextDataViewType) text = null;
+        var text = RequireColumn(data, textColumnName, TextDataViewType.Instance);
 
-        var columns = new List<DataViewSchema.Column> { loss, count };
-        if (text is { } tc) columns.Add(tc);
-        using var cursor = data.GetRowCursor(columns);
+        using var cursor = data.GetRowCursor([loss, count, text]);
         var getLoss = cursor.GetGetter<float>(loss);
         var getCount = cursor.GetGetter<int>(count);
-        var getText = text is { } textColumn ? cursor.GetGetter<ReadOnlyMemory<char>>(textColumn) : null;
+        var getText = cursor.GetGetter<ReadOnlyMemory<char>>(text);
         float rowLoss = 0;
         int rowCount = 0;
         ReadOnlyMemory<char> rowText = default;
@@ -64,21 +63,18 @@ public sealed class LanguageModelingCatalog
             nats += (double)rowLoss * rowCount;
             tokens += rowCount;
             rows++;
-            if (getText is not null)
-            {
-                getText(ref rowText);
-                bytes += System.Text.Encoding.UTF8.GetByteCount(rowText.Span);
-            }
+            getText(ref rowText);
+            bytes += System.Text.Encoding.UTF8.GetByteCount(rowText.Span);
         }
         double mean = tokens == 0 ? double.NaN : nats / tokens;
-        double bitsPerByte = getText is null || bytes == 0 ? double.NaN : nats / Math.Log(2) / bytes;
+        double bitsPerByte = bytes == 0 ? double.NaN : nats / Math.Log(2) / bytes;
         return new LanguageModelMetrics(mean, Math.Exp(mean), bitsPerByte, tokens, rows);
     }
 
     private static DataViewSchema.Column RequireColumn(IDataView data, string name, DataViewType type)
     {
         var column = data.Schema.GetColumnOrNull(name)
-            ?? throw new ArgumentOutOfRangeException(nameof(data), $"The scored data has no column '{name}': pass the output of LanguageModelTransformer.Transform.");
+            ?? throw new ArgumentOutOfRangeException(nameof(data), $"The scored data has no column '{name}': pass the output of LanguageModelTransformer.Transform (and the name of the text column it scored).");
         if (!column.Type.Equals(type))
             throw new ArgumentException($"Column '{name}' has type {column.Type}; {type} is required.", nameof(data));
         return column;

@@ -152,6 +152,15 @@ public sealed partial class StreamingDiLoCoTrainer
         /// <summary>Stops training between two steps.</summary>
         public CancellationToken CancellationToken;
 
+        /// <summary>
+        /// Fine-tuning: start from this fitted model's weights instead of random ones. Its tokenizer must be
+        /// <see cref="Tokenizer"/> and its architecture <see cref="Model"/> (an error names what differs). Only read, never changed.
+        /// </summary>
+        public LanguageModelTransformer? InitialModel;
+
+        /// <summary>Fine-tuning from a saved model file (<c>ml.Model.Save</c> or <c>LanguageModelTransformer.Save</c>); the same checks. Not with <see cref="InitialModel"/>.</summary>
+        public string? InitialModelPath;
+
         /// <summary>A shallow copy (the model options are cloned too).</summary>
         public Options Clone()
         {

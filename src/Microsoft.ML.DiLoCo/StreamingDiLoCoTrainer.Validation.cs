@@ -55,6 +55,7 @@ public sealed partial class StreamingDiLoCoTrainer
             throw new ArgumentException("Deterministic = true needs Model.Dropout = 0 with several workers: dropout draws from libtorch's global generator, which worker threads share.", nameof(Options.Deterministic));
 
         ValidateReliability(o); // CheckpointDirectory, CheckpointInterval, KeepCheckpoints, NonFiniteValuePolicy
+        ValidateInitialModel(o); // InitialModel, InitialModelPath
         if (o.Algorithm == TrainingAlgorithm.DataParallel) return (1, 0, 0f);
         int fragments = o.Algorithm == TrainingAlgorithm.DiLoCo ? 1 : o.NumberOfFragments;
         int overlap = o.Algorithm == TrainingAlgorithm.DiLoCo ? 0 : o.OverlapSteps;

@@ -14,6 +14,7 @@ namespace Microsoft.ML.DiLoCo;
 /// </summary>
 public sealed partial class StreamingDiLoCoTrainer : IEstimator<LanguageModelTransformer>
 {
+    private readonly IHostEnvironment _environment;
     private readonly IHost _host;
     private readonly Options _options;
 
@@ -21,6 +22,7 @@ public sealed partial class StreamingDiLoCoTrainer : IEstimator<LanguageModelTra
     {
         ArgumentNullException.ThrowIfNull(environment);
         ArgumentNullException.ThrowIfNull(options);
+        _environment = environment;
         _host = environment.Register(nameof(StreamingDiLoCoTrainer));
         _options = options.Clone();
         Validate(_options); // invalid options fail here, before any data is read
@@ -33,7 +35,10 @@ public sealed partial class StreamingDiLoCoTrainer : IEstimator<LanguageModelTra
     public LanguageModelTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var o = _options;
+        // mlContext.CancelExecution() stops training as Options.CancellationToken does: the engine sees one linked token.
+        using var cancellation = new ContextCancellation([_environment, _host], _options.CancellationToken);
+        var o = _options.Clone();
+        o.CancellationToken = cancellation.Token;
         ScoreColumns.CheckTextColumn(input.Schema, o.TextColumnName);
         if (o.ValidationSet is not null) ScoreColumns.CheckTextColumn(o.ValidationSet.Schema, o.TextColumnName);
 
@@ -58,18 +63,25 @@ public sealed partial class StreamingDiLoCoTrainer : IEstimator<LanguageModelTra
             entry.SetMetric(2, p.BytesSent);
         });
 
-        var (model, report) = LanguageModelTrainingRun.Train(o, tokenizer.VocabularySize, train, validation, seed,
+        var (initial, ownsInitial) = InitialWeights(o);
+        using var ownedInitial = ownsInitial ? initial : null;
+        var (model, report) = LanguageModelTrainingRun.Train(o, tokenizer.VocabularySize, train, validation, seed, initial?.parameters().ToArray(),
             message => ch.Info(MessageSensitivity.None, message),
             p =>
             {
                 Volatile.Write(ref latest, p);
-                o.Progress?.Report(new TrainingProgressUpdate(p.Step, p.TotalSteps, p.Loss, p.TokensPerSecond, p.BytesSent, p.Elapsed));
+                o.Progress?.Report(new TrainingProgressUpdate(p.Step, p.TotalSteps, p.Loss, p.TokensPerSecond, p.BytesSent, p.Elapsed) { ValidationLoss = p.ValidationLoss });
+                cancellation.Poll(); // before the engine next reads the token: the same stop as a token cancelled here
                 // MLContext users see progress through ml.Log (ML.NET's progress channel has no public reader).
                 if (p.Step % logEvery == 0 || p.Step == p.TotalSteps)
                     ch.Info(MessageSensitivity.None, $"step {p.Step}/{p.TotalSteps}: loss {p.Loss:F3}, {p.TokensPerSecond:N0} tokens/s, sent {p.BytesSent:N0} bytes, ETA {p.EstimatedRemaining:hh\\:mm\\:ss}");
             });
         ch.Info(MessageSensitivity.None, report.Summarize());
-        return new LanguageModelTransformer(model, tokenizer, o.TextColumnName, report) { TrainingOptions = Persistence.TrainingOptionsJson.From(o) };
+        return new LanguageModelTransformer(model, tokenizer, o.TextColumnName, report)
+        {
+            TrainingOptions = Persistence.TrainingOptionsJson.From(o),
+            GenerationSeeds = GenerationSeeds.From(_host), // drawn after the training seed: training is unchanged
+        };
     }
 
     /// <summary>The input schema plus the Loss, Perplexity and TokenCount columns that the fitted model adds.</summary>

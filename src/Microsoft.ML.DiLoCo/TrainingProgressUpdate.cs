@@ -11,4 +11,7 @@ public sealed record TrainingProgressUpdate(long Step, long TotalSteps, float Lo
 {
     /// <summary>Remaining time at the pace so far (zero before the first step).</summary>
     public TimeSpan EstimatedRemaining => Step <= 0 ? TimeSpan.Zero : Elapsed * ((double)(TotalSteps - Step) / Step);
+
+    /// <summary>The latest validation loss of θ̂ (nats per token): NaN before the first evaluation or without a ValidationSet.</summary>
+    public double ValidationLoss { get; init; } = double.NaN;
 }

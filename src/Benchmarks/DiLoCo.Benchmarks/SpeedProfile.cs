@@ -62,14 +62,14 @@ internal static class SpeedProfile
         var names = model.named_parameters().Select(p => p.name).ToArray();
         var settings = new WorkerSettings(TrainingAlgorithm.DiLoCo, new SyncSchedule(int.MaxValue, 1, 0),
             FragmentPlan.ForBlocks(names, TransformerLanguageModel.BlockIndexOf, c.Layers, 1, FragmentPattern.Strided, NonBlockParameterPlacement.OwnFragment),
-            1f, WireCodecs.Create(WireFormat.Float32), false, Inner(names), OuterOptimization.Nesterov(0.7, 0.9));
+            1f, WireCodecs.Create(WireFormat.Float32), false, Inner(), OuterOptimization.Nesterov(0.7, 0.9));
         var collective = InProcessCollective.CreateGroup(1)[0];
         var sampler = new BatchSampler(packed, Enumerable.Range(0, packed.Count).ToArray(), c.Batch, 1);
         return (new DiLoCoWorker(0, new TransformerReplica(model, sampler, CPU), collective, settings), collective, packed);
     }
 
-    private static InnerOptimization Inner(string[] names) =>
-        InnerOptimization.AdamW(names, LearningRateSchedule.Constant(1e-3), 0.9, 0.95, 0.1, 1.0);
+    private static InnerOptimization Inner() =>
+        InnerOptimization.AdamW(LearningRateSchedule.Constant(1e-3), 0.9, 0.95, 0.1, 1.0);
 
     private static TransformerOptions Shape(SpeedCase c) =>
         new() { ContextLength = ContextLength, EmbeddingSize = c.Width, NumberOfLayers = c.Layers, NumberOfHeads = c.Heads };
@@ -85,7 +85,7 @@ internal static class SpeedProfile
         torch.manual_seed(1);
         using var cutModel = new TransformerLanguageModel(Shape(c), c.Vocabulary);
         var parameters = cutModel.parameters().ToArray();
-        using var optimizer = Inner(cutModel.named_parameters().Select(p => p.name).ToArray()).CreateOptimizer(parameters);
+        using var optimizer = Inner().CreateOptimizer(parameters);
         var sampler = new BatchSampler(packed, Enumerable.Range(0, packed.Count).ToArray(), c.Batch, 1);
         var batch = new long[sampler.BatchTokenCount];
         var shape = new long[] { c.Batch, sampler.WindowLength };
@@ -120,7 +120,7 @@ internal static class SpeedProfile
             marks[m++] = Stopwatch.GetTimestamp();
             var loss = nn.functional.cross_entropy(cutModel.Head(hLeaf).view(-1, c.Vocabulary), targets);
             marks[m++] = Stopwatch.GetTimestamp();
-            optimizer.zero_grad();
+            optimizer.ZeroGrad();
             marks[m++] = Stopwatch.GetTimestamp();
             loss.backward();
             marks[m++] = Stopwatch.GetTimestamp();
@@ -130,7 +130,7 @@ internal static class SpeedProfile
             marks[m++] = Stopwatch.GetTimestamp();
             nn.utils.clip_grad_norm_(parameters, 1.0);
             marks[m++] = Stopwatch.GetTimestamp();
-            optimizer.step();
+            optimizer.Step();
             marks[m++] = Stopwatch.GetTimestamp();
             scope.Dispose();
             marks[m] = Stopwatch.GetTimestamp();
@@ -150,7 +150,8 @@ internal static class SpeedProfile
         torch.set_num_threads(1);
         using var scope = NewDisposeScope();
         var h = randn(rows, width);
-        var w = randn(vocabulary, width) * 0.02f;
+        using var scale = 0.02f.ToScalar();
+        var w = randn(vocabulary, width).mul(scale);
         var targets = randint(0, vocabulary, new long[] { rows });
         var g = randn(rows, vocabulary);
         var logits = h.matmul(w.t()).requires_grad_(true);

@@ -1,3 +1,4 @@
+using Microsoft.ML.DiLoCo;
 using TorchSharp;
 
 namespace ByomCharLstm;
@@ -10,7 +11,7 @@ public static class PlainTraining
     {
         torch.manual_seed(settings.Seed);
         using var model = new CharLstm(corpus.VocabularySize);
-        using var optimizer = torch.optim.Adam(model.parameters(), settings.LearningRate);
+        using var optimizer = ScalarSafeOptimizer.Adam(model.parameters(), settings.LearningRate);
 
         using var batches = corpus.Batches(settings.Seed, settings.BatchSize, settings.SequenceLength).GetEnumerator();
         for (int step = 1; step <= settings.Steps; step++)

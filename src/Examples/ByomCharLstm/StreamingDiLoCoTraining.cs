@@ -12,7 +12,7 @@ public static class StreamingDiLoCoTraining
     {
         torch.manual_seed(settings.Seed);
         using var model = new CharLstm(corpus.VocabularySize);
-        using var optimizer = torch.optim.Adam(model.parameters(), settings.LearningRate);
+        using var optimizer = ScalarSafeOptimizer.Adam(model.parameters(), settings.LearningRate);
         using var diloco = new StreamingDiLoCo(model, optimizer, collective, options);
 
         using var batches = corpus.Batches(settings.Seed + collective.Rank, settings.BatchSize, settings.SequenceLength).GetEnumerator();

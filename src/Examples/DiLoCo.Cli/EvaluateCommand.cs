@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Microsoft.ML.DiLoCo;
 using Microsoft.ML.DiLoCo.Configuration;
 
@@ -6,20 +7,20 @@ namespace DiLoCo.Cli;
 /// <summary><c>diloco evaluate --model M --data PATH|sotu</c>: Model.Load, Transform, LanguageModeling().Evaluate.</summary>
 internal static class EvaluateCommand
 {
-    public static int Run(CommandArguments flags, TextWriter stdout)
+    public static Command Create(CliConsole console)
     {
-        string modelPath = flags.Required("--model");
-        string dataArgument = flags.Required("--data");
-        string? column = flags.String("--column");
-        string? per = flags.String("--document-per");
-        flags.RejectUnused();
-        var documentPer = per switch
-        {
-            null or "file" => DocumentUnit.File,
-            "line" => DocumentUnit.Line,
-            _ => throw new UsageException($"evaluate: --document-per must be file or line; got '{per}'."),
-        };
+        var model = CliOptions.Model();
+        var data = CliOptions.Text("--data", "PATH|sotu", "A text file, a folder of *.txt files, a .tsv/.csv file with a header, or \"sotu\" (the held-out State of the Union speeches).", required: true);
+        var column = CliOptions.Text("--column", "NAME", "The text column of a .tsv/.csv file (default: the model's text column).");
+        var per = CliOptions.Choice("--document-per", "One document per file (default) or per line.", "file", "line");
+        var command = new Command("evaluate", "Score held-out text with a saved model: loss, perplexity, bits per byte.") { model, data, column, per };
+        command.SetAction(p => Run(p.GetRequiredValue(model), p.GetRequiredValue(data), p.GetValue(column),
+            p.GetValue(per) == "line" ? DocumentUnit.Line : DocumentUnit.File, console.Out));
+        return command;
+    }
 
+    private static int Run(string modelPath, string dataArgument, string? column, DocumentUnit documentPer, TextWriter stdout)
+    {
         var saved = SavedModel.Load(modelPath);
         var documents = ReadDocuments(dataArgument, column ?? saved.TextColumnName, documentPer);
         var data = TextDocumentSource.ToDataView(saved.MLContext, documents, saved.TextColumnName);

@@ -1,3 +1,4 @@
+using System.Reflection;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.DiLoCo;
@@ -12,12 +13,28 @@ internal sealed record SavedModel(MLContext MLContext, ITransformer Model, strin
         string full = Path.GetFullPath(path);
         if (!File.Exists(full)) throw new FileNotFoundException($"The model file {full} does not exist.", full);
         var ml = new MLContext(seed: 1);
-        ITransformer model = ml.Model.Load(full, out DataViewSchema inputSchema);
+        ITransformer model;
+        DataViewSchema inputSchema;
+        try
+        {
+            model = ml.Model.Load(full, out inputSchema);
+        }
+        catch (Exception e) when (FileProblem(e) is { } cause)
+        {
+            throw new InvalidDataException($"The model file {full} cannot be loaded: {cause.Message}", cause);
+        }
         string column = model is LanguageModelTransformer lm
             ? lm.TextColumnName
             : inputSchema.FirstOrDefault(c => c.Type is TextDataViewType).Name
               ?? throw new InvalidDataException($"The model in {full} reads no text column: it is not a language model.");
         return new SavedModel(ml, model, column);
+    }
+
+    /// <summary>What is wrong with the file, or null: ML.NET calls the model's loader by reflection, so the file's own problem is the inner exception.</summary>
+    private static Exception? FileProblem(Exception e)
+    {
+        if (e is TargetInvocationException { InnerException: { } inner }) e = inner;
+        return e is InvalidDataException or FormatException ? e : null;
     }
 
     /// <summary>The language model itself, for generation (a model saved by this library loads as one).</summary>

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
@@ -6,11 +7,17 @@ namespace DiLoCo.Cli;
 /// <summary><c>diloco score --model M --text "..."</c>: one PredictionEngine prediction (Loss, Perplexity, TokenCount).</summary>
 internal static class ScoreCommand
 {
-    public static int Run(CommandArguments flags, TextWriter stdout)
+    public static Command Create(CliConsole console)
     {
-        string modelPath = flags.Required("--model");
-        string text = flags.Required("--text");
-        flags.RejectUnused();
+        var model = CliOptions.Model();
+        var text = CliOptions.Text("--text", "TEXT", "The text to score.", required: true);
+        var command = new Command("score", "Score one text with a saved model (PredictionEngine): tokens, loss, perplexity.") { model, text };
+        command.SetAction(p => Run(p.GetRequiredValue(model), p.GetRequiredValue(text), console.Out));
+        return command;
+    }
+
+    private static int Run(string modelPath, string text, TextWriter stdout)
+    {
 
         var saved = SavedModel.Load(modelPath);
         var inputSchema = SchemaDefinition.Create(typeof(TextInput));

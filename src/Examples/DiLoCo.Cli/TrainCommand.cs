@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.DiLoCo;
@@ -6,17 +7,33 @@ using Microsoft.ML.Runtime;
 
 namespace DiLoCo.Cli;
 
-/// <summary><c>diloco train --config FILE [--output-dir DIR]</c>: config → Fit (live progress) → report JSON, loss PNG, model zip.</summary>
+/// <summary>
+/// <c>diloco train --config FILE [--from MODEL.zip] [--output-dir DIR] [--metrics-port PORT]</c>: config → Fit (live progress) → model zip,
+/// then report JSON and loss PNG (the model first: a failure while drawing the plot never loses a trained model).
+/// </summary>
 internal static class TrainCommand
 {
-    public static int Run(CommandArguments flags, TextWriter stdout, TextWriter stderr, bool interactive, CancellationToken interruption)
+    public static Command Create(CliConsole console)
     {
-        string configPath = flags.Required("--config");
-        string outputBase = Path.GetFullPath(flags.String("--output-dir") ?? Directory.GetCurrentDirectory());
-        flags.RejectUnused();
+        var config = CliOptions.Text("--config", "FILE.json", "The training config (docs/config.md).", required: true);
+        var from = CliOptions.Text("--from", "MODEL.zip",
+            "Fine-tune: start from this saved model's weights (its tokenizer and architecture must be the config's); overrides the config's initialModel.");
+        var outputDir = CliOptions.Text("--output-dir", "DIR", "Where relative output and checkpoint paths start (default: the current folder).");
+        var metricsPort = CliOptions.Integer("--metrics-port", "PORT",
+            "Serve the training metrics for Prometheus at http://localhost:PORT/metrics while training (under mpirun: PORT + local rank).", min: 1, max: 65535);
+        var metricsHost = CliOptions.Text("--metrics-host", "HOST", "The host name --metrics-port listens on (default localhost; * for every interface).");
+        var command = new Command("train", "Train a language model with Streaming DiLoCo from a JSON config.") { config, from, outputDir, metricsPort, metricsHost };
+        command.SetAction(p => Run(p.GetRequiredValue(config), p.GetValue(from), Path.GetFullPath(p.GetValue(outputDir) ?? Directory.GetCurrentDirectory()),
+            p.GetValue(metricsPort), p.GetValue(metricsHost) ?? "localhost", console));
+        return command;
+    }
 
+    private static int Run(string configPath, string? from, string outputBase, int? metricsPort, string metricsHost, CliConsole console)
+    {
+        var stdout = console.Out;
         var config = TrainingConfig.Load(configPath);
         var o = config.Trainer;
+        if (from is not null) o.InitialModelPath = Path.GetFullPath(from);
         // Like output.directory, a relative checkpoint folder is relative to where the tool runs (or --output-dir).
         string? checkpoints = o.CheckpointDirectory is null ? null : Path.GetFullPath(Path.Combine(outputBase, o.CheckpointDirectory));
         var ml = new MLContext(seed: o.Seed ?? 1);
@@ -26,19 +43,17 @@ internal static class TrainCommand
                          (data.Validation is null ? "" : $", {data.ValidationDocuments:N0} held out ({config.Validation.Split})"));
         stdout.WriteLine($"Training {o.Algorithm}: {o.TrainingSteps} steps, M = {o.NumberOfWorkers}, H = {o.InnerSteps}, P = {o.NumberOfFragments}, " +
                          $"wire {o.WireFormat}, tokenizer {o.Tokenizer}, {o.Model.NumberOfLayers} layers × {o.Model.EmbeddingSize} wide, context {o.Model.ContextLength}");
+        using var metrics = metricsPort is { } port ? MetricsEndpoint.Start(port, metricsHost, stdout) : null;
 
-        var progress = new ProgressBar(stdout, interactive);
+        var progress = new TrainingProgressDisplay(stdout, console.Interactive);
         ml.Log += (_, e) =>
         {
-            // Validation losses come through ml.Log; the per-step line is the bar's job.
-            if (e.Kind == ChannelMessageKind.Info && e.RawMessage.StartsWith("step ", StringComparison.Ordinal)
-                && e.RawMessage.Contains("validation loss", StringComparison.Ordinal)
-                && e.Source.StartsWith(nameof(StreamingDiLoCoTrainer), StringComparison.Ordinal))
-                progress.WriteMessage("  " + e.RawMessage);
-            else if (e.Kind == ChannelMessageKind.Info && e.Source.StartsWith(nameof(StreamingDiLoCoTrainer), StringComparison.Ordinal)
-                     && (e.RawMessage.StartsWith("Resuming from ", StringComparison.Ordinal) || e.RawMessage.StartsWith("Elastic restart ", StringComparison.Ordinal)
-                         || e.RawMessage.StartsWith("Refused checkpoint ", StringComparison.Ordinal)))
-                progress.WriteMessage(e.RawMessage);
+            // Validation losses and resume notices print above the bar; the per-step line is the bar's job.
+            if (e.Kind != ChannelMessageKind.Info || !e.Source.StartsWith(nameof(StreamingDiLoCoTrainer), StringComparison.Ordinal)) return;
+            string m = e.RawMessage;
+            if (m.StartsWith("step ", StringComparison.Ordinal) && m.Contains("validation loss", StringComparison.Ordinal)) progress.WriteMessage("  " + m);
+            else if (m.StartsWith("Resuming from ", StringComparison.Ordinal) || m.StartsWith("Elastic restart ", StringComparison.Ordinal)
+                     || m.StartsWith("Refused checkpoint ", StringComparison.Ordinal)) progress.WriteMessage(m);
         };
         var clock = Stopwatch.StartNew();
         LanguageModelTransformer model;
@@ -46,65 +61,19 @@ internal static class TrainCommand
         {
             var options = config.CreateTrainerOptions(data.Validation, progress);
             options.CheckpointDirectory = checkpoints;
-            options.CancellationToken = interruption;
-            model = ml.LanguageModeling().Trainers.StreamingDiLoCo(options).Fit(data.Train);
+            if (options.InitialModelPath is { } start) stdout.WriteLine($"Fine-tuning from {start}");
+            options.CancellationToken = console.Interruption;
+            model = progress.Run(() => ml.LanguageModeling().Trainers.StreamingDiLoCo(options).Fit(data.Train));
         }
-        catch (OperationCanceledException e) when (interruption.IsCancellationRequested)
+        catch (OperationCanceledException e) when (console.Interruption.IsCancellationRequested)
         {
-            progress.Complete();
-            ReportInterruption(e, checkpoints, stderr);
+            ReportInterruption(e, checkpoints, console.Error);
             return ExitCodes.Interrupted;
-        }
-        finally
-        {
-            progress.Complete();
         }
         var report = model.TrainingReport!;
         stdout.WriteLine($"Trained in {clock.Elapsed.TotalSeconds:F1} s.");
         stdout.WriteLine(report.Summarize());
-
-        var output = config.Output;
-        if (!report.IsRoot)
-        {
-            // Under MPI every rank ends with the same θ̂; rank 0 writes the model, the report and the curve.
-            // The other ranks write only their own report beside it, so no two processes write the same file.
-            if (output.Resolve(output.Report, outputBase) is { } rankReportPath)
-            {
-                string path = Path.ChangeExtension(rankReportPath, $".rank{report.Rank}.json");
-                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-                File.WriteAllText(path, report.ToJson());
-                stdout.WriteLine($"Rank {report.Rank} report: {path}");
-            }
-            return ExitCodes.Success;
-        }
-        if (output.Resolve(output.Report, outputBase) is { } reportPath)
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(reportPath)!);
-            File.WriteAllText(reportPath, report.ToJson());
-            stdout.WriteLine($"Report:     {reportPath}");
-        }
-        if (output.Resolve(output.LossCurve, outputBase) is { } curvePath)
-        {
-            LossCurvePlot.Save(report, curvePath);
-            stdout.WriteLine($"Loss curve: {curvePath}");
-        }
-        if (output.Resolve(output.Model, outputBase) is { } modelPath)
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(modelPath)!);
-            // Write beside and move, so a failed save never leaves a truncated zip under the final name.
-            string partial = modelPath + ".partial";
-            try
-            {
-                ml.Model.Save(model, data.Train.Schema, partial);
-                File.Move(partial, modelPath, overwrite: true);
-            }
-            finally
-            {
-                File.Delete(partial);
-            }
-            stdout.WriteLine($"Model:      {modelPath}");
-        }
-        return ExitCodes.Success;
+        return TrainingOutputs.Write(config.Output, outputBase, ml, model, data.Train.Schema, console);
     }
 
     private static void ReportInterruption(OperationCanceledException e, string? checkpoints, TextWriter stderr)

@@ -1,124 +1,64 @@
-using TorchSharp;
-using TorchSharp.Modules;
+using Microsoft.ML.DiLoCo.Training.Optimizers;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.DiLoCo.Checkpointing;
 
 /// <summary>
-/// The per-parameter state of a TorchSharp AdamW or SGD optimizer (step count and moment buffers), read from and
-/// written back into the live state objects of <c>state_dict()</c>. Learning rates are not stored: the schedule sets
-/// them from the step before every inner step, and the outer learning rate is an option.
+/// The per-parameter state of the library's AdamW or SGD optimizer (step count and moment buffers). Learning rates are
+/// not stored: the schedule sets them from the step before every inner step, and the outer learning rate is an option.
+/// The layout is the one TorchSharp's optimizers had (parameters in group order, the same buffers), so checkpoints
+/// written before the library had its own optimizers still load.
 /// </summary>
 /// <param name="Kind">"AdamW" or "SGD".</param>
 /// <param name="Steps">Per parameter (in the optimizer's group order): AdamW's step count; 0 for SGD.</param>
 /// <param name="Buffers">Per parameter: AdamW exp_avg, exp_avg_sq, max_exp_avg_sq; SGD momentum_buffer. Null where absent.</param>
 internal sealed record OptimizerStateData(string Kind, long[] Steps, TensorData?[][] Buffers)
 {
-    public const string AdamWKind = "AdamW";
-    public const string SgdKind = "SGD";
+    public const string AdamWKind = AdamWOptimizer.KindName;
+    public const string SgdKind = SgdOptimizer.KindName;
     public const int MaximumParameters = 1 << 20;
 
-    public static OptimizerStateData Capture(optim.Optimizer optimizer)
+    /// <summary>Copies the optimizer's state out (FP32, detached from libtorch).</summary>
+    public static OptimizerStateData Capture(TensorOptimizer optimizer)
     {
-        var states = StatesOf(optimizer);
-        string kind = states.Count > 0 && states[0] is SGD.State ? SgdKind : AdamWKind;
-        var steps = new long[states.Count];
-        var buffers = new TensorData?[states.Count][];
-        for (int i = 0; i < states.Count; i++)
+        int count = optimizer.Parameters.Count;
+        var steps = new long[count];
+        var buffers = new TensorData?[count][];
+        for (int i = 0; i < count; i++)
         {
-            switch (states[i])
-            {
-                case AdamW.State a:
-                    steps[i] = a.step;
-                    buffers[i] = new[] { Copy(a.exp_avg), Copy(a.exp_avg_sq), Copy(a.max_exp_avg_sq) };
-                    break;
-                case SGD.State s:
-                    buffers[i] = new[] { Copy(s.momentum_buffer) };
-                    break;
-                default:
-                    throw new NotSupportedException($"Checkpoints hold AdamW and SGD optimizer state; this optimizer keeps {states[i].GetType().Name}.");
-            }
+            steps[i] = optimizer.StepsOf(i);
+            buffers[i] = optimizer.BuffersOf(i).Select(b => b is null ? null : TensorData.Of(b)).ToArray();
         }
-        return new OptimizerStateData(kind, steps, buffers);
+        return new OptimizerStateData(optimizer.Kind, steps, buffers);
     }
 
     /// <summary>Writes the state back into <paramref name="optimizer"/> (the same kind over parameters of the same shapes).</summary>
     /// <exception cref="InvalidDataException">The kind, the number of parameters or a shape differs.</exception>
-    public void Restore(optim.Optimizer optimizer, string what)
+    public void Restore(TensorOptimizer optimizer, string what)
     {
-        var states = StatesOf(optimizer);
-        var parameters = ParametersOf(optimizer);
-        if (states.Count != Steps.Length)
-            throw new InvalidDataException($"The checkpoint's {what} has state for {Steps.Length} parameters but the optimizer has {states.Count}.");
-        for (int i = 0; i < states.Count; i++)
+        if (Kind != optimizer.Kind)
+            throw new InvalidDataException($"The checkpoint's {what} is {Kind} state but the optimizer is {optimizer.Kind}.");
+        var parameters = optimizer.Parameters;
+        if (parameters.Count != Steps.Length)
+            throw new InvalidDataException($"The checkpoint's {what} has state for {Steps.Length} parameters but the optimizer has {parameters.Count}.");
+        for (int i = 0; i < parameters.Count; i++)
         {
-            switch (states[i])
-            {
-                case AdamW.State a when Kind == AdamWKind:
-                    a.step = Steps[i];
-                    a.exp_avg = Place(a.exp_avg, Buffers[i][0], parameters[i], $"{what} exp_avg {i}");
-                    a.exp_avg_sq = Place(a.exp_avg_sq, Buffers[i][1], parameters[i], $"{what} exp_avg_sq {i}");
-                    a.max_exp_avg_sq = Place(a.max_exp_avg_sq, Buffers[i][2], parameters[i], $"{what} max_exp_avg_sq {i}");
-                    break;
-                case SGD.State s when Kind == SgdKind:
-                    s.momentum_buffer = Place(s.momentum_buffer, Buffers[i][0], parameters[i], $"{what} momentum {i}");
-                    break;
-                default:
-                    throw new InvalidDataException($"The checkpoint's {what} is {Kind} state but the optimizer keeps {states[i].GetType().DeclaringType?.Name ?? states[i].GetType().Name} state.");
-            }
-        }
-    }
-
-    /// <summary>Zeroes the moments and the step count: the optimizer starts afresh on its current parameters.</summary>
-    public static void Reset(optim.Optimizer optimizer)
-    {
-        using var _ = no_grad();
-        foreach (var state in StatesOf(optimizer))
-        {
-            switch (state)
-            {
-                case AdamW.State a:
-                    a.step = 0;
-                    a.exp_avg?.zero_();
-                    a.exp_avg_sq?.zero_();
-                    a.max_exp_avg_sq?.zero_();
-                    break;
-                case SGD.State s:
-                    s.momentum_buffer?.Dispose();
-                    s.momentum_buffer = null!;
-                    break;
-            }
-        }
-    }
-
-    private static TensorData? Copy(Tensor? t) => t is null || t.IsInvalid ? null : TensorData.Of(t);
-
-    // Restores into the live buffer when there is one (keeps its device and dtype); creates or drops it otherwise.
-    private static Tensor Place(Tensor? live, TensorData? saved, Tensor parameter, string what)
-    {
-        if (saved is null)
-        {
-            if (live is null || live.IsInvalid) return live!;
-            using (no_grad()) live.zero_();
-            return live;
-        }
-        if (live is null || live.IsInvalid)
-        {
-            if (!parameter.shape.SequenceEqual(saved.Shape))
-                throw new InvalidDataException($"The checkpoint's {what} has shape [{string.Join(", ", saved.Shape)}] but the parameter's is [{string.Join(", ", parameter.shape)}].");
+            if (Buffers[i].Length != optimizer.BuffersPerParameter)
+                throw new InvalidDataException($"The checkpoint's {what} has {Buffers[i].Length} buffers for parameter {i}; {Kind} keeps {optimizer.BuffersPerParameter}.");
             using var scope = NewDisposeScope();
-            return saved.ToTensor(parameter.device).to(parameter.dtype).DetachFromDisposeScope();
+            var saved = new Tensor?[Buffers[i].Length];
+            for (int b = 0; b < saved.Length; b++)
+            {
+                var data = Buffers[i][b];
+                if (data is null) continue;
+                if (!parameters[i].shape.SequenceEqual(data.Shape))
+                    throw new InvalidDataException($"The checkpoint's {what} buffer {b} of parameter {i} has shape [{string.Join(", ", data.Shape)}] but the parameter's is [{string.Join(", ", parameters[i].shape)}].");
+                saved[b] = data.ToTensor(parameters[i].device).to(parameters[i].dtype);
+            }
+            try { optimizer.SetState(i, Steps[i], saved); }
+            catch (ArgumentException e) { throw new InvalidDataException($"The checkpoint's {what} does not fit parameter {i}: {e.Message}", e); }
         }
-        saved.CopyInto(live, what);
-        return live;
     }
-
-    private static IList<OptimizerState> StatesOf(optim.Optimizer optimizer) => optimizer is OptimizerHelper helper
-        ? helper.state_dict().State
-        : throw new NotSupportedException($"Checkpoints hold the state of TorchSharp's built-in optimizers; {optimizer.GetType().Name} is not one.");
-
-    private static Tensor[] ParametersOf(optim.Optimizer optimizer) =>
-        optimizer.parameters().Select(p => (Tensor)p).ToArray();
 
     public void WriteTo(PayloadWriter w)
     {

@@ -27,8 +27,9 @@ internal static class OptionsFingerprint
         "effective seed",
     };
 
-    public static string Of(StreamingDiLoCoTrainer.Options o, int vocabularySize, long parameterCount, PackedWindows train, PackedWindows? validation) =>
-        WithoutFree(RankConsistency.Describe(o, vocabularySize, parameterCount, train, validation, seed: 0));
+    public static string Of(StreamingDiLoCoTrainer.Options o, int vocabularySize, long parameterCount, PackedWindows train, PackedWindows? validation,
+        string initialWeights) =>
+        WithoutFree(RankConsistency.Describe(o, vocabularySize, parameterCount, train, validation, seed: 0, initialWeights));
 
     // Also applied to a saved fingerprint: one written before a setting became free still resumes.
     private static string WithoutFree(string description) =>

@@ -4,8 +4,9 @@ namespace Microsoft.ML.DiLoCo.Communication;
 
 /// <summary>
 /// bfloat16 on the wire: the upper 16 bits of the FP32 value, rounded to nearest with ties to even
-/// (as a cast to torch.bfloat16 does), 2 bytes per value, little-endian. Finite values beyond the largest
-/// bfloat16 (about 3.39e38) round to infinity, as IEEE rounding prescribes.
+/// (as a cast to torch.bfloat16 does), 2 bytes per value, little-endian. A finite value beyond the largest bfloat16
+/// (about 3.39e38) would round to infinity, as IEEE rounding prescribes: encoding refuses it (no infinity ever travels),
+/// and decoding refuses NaN and infinity bit patterns from a peer.
 /// </summary>
 public sealed class BFloat16WireCodec : IWireCodec
 {
@@ -26,7 +27,14 @@ public sealed class BFloat16WireCodec : IWireCodec
         FiniteValueGuard.ThrowIfAnyNonFinite(values, nameof(values));
         for (int i = 0; i < values.Length; i++)
         {
-            BinaryPrimitives.WriteUInt16LittleEndian(destination.Slice(2 * i, 2), ToBFloat16Bits(values[i]));
+            ushort bits = ToBFloat16Bits(values[i]);
+            if ((bits & 0x7F80) == 0x7F80)
+            {
+                throw new ArgumentException(
+                    $"The value at index {i} is {values[i]}, beyond the largest bfloat16 (about 3.39e38): it would travel as infinity.", nameof(values));
+            }
+
+            BinaryPrimitives.WriteUInt16LittleEndian(destination.Slice(2 * i, 2), bits);
         }
     }
 
@@ -39,6 +47,8 @@ public sealed class BFloat16WireCodec : IWireCodec
             uint upper = BinaryPrimitives.ReadUInt16LittleEndian(source.Slice(2 * i, 2));
             destination[i] = BitConverter.UInt32BitsToSingle(upper << 16);
         }
+
+        FiniteValueGuard.ThrowIfAnyDecodedNonFinite(destination); // the bytes may come from a faulty peer
     }
 
     /// <summary>Rounds a finite float to the nearest bfloat16, ties to even.</summary>

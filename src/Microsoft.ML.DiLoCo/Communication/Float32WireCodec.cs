@@ -40,12 +40,15 @@ public sealed class Float32WireCodec : IWireCodec
         if (BitConverter.IsLittleEndian)
         {
             source.CopyTo(MemoryMarshal.AsBytes(destination));
-            return;
+        }
+        else
+        {
+            for (int i = 0; i < destination.Length; i++)
+            {
+                destination[i] = BinaryPrimitives.ReadSingleLittleEndian(source.Slice(4 * i, 4));
+            }
         }
 
-        for (int i = 0; i < destination.Length; i++)
-        {
-            destination[i] = BinaryPrimitives.ReadSingleLittleEndian(source.Slice(4 * i, 4));
-        }
+        FiniteValueGuard.ThrowIfAnyDecodedNonFinite(destination); // the bytes may come from a faulty peer
     }
 }

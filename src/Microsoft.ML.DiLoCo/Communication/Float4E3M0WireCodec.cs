@@ -83,9 +83,8 @@ public sealed class Float4E3M0WireCodec : IWireCodec
             float scale = BinaryPrimitives.ReadSingleLittleEndian(source);
             if (!float.IsFinite(scale) || scale < 0)
             {
-                throw new ArgumentException(
-                    $"The block starting at value {start} has scale {scale}; a scale must be finite and non-negative, so the payload is corrupt.",
-                    nameof(source));
+                throw new ArgumentException( // a clause the engine quotes after the sender's name: no parameter name
+                    $"the block starting at value {start} has scale {scale}; a scale must be finite and non-negative, so the payload is corrupt.");
             }
 
             FillDecodingTable(scale, magnitudes);

@@ -19,4 +19,17 @@ public interface ICollective : IDisposable
     /// modify <paramref name="payload"/> until the task completes.
     /// </summary>
     Task<ReadOnlyMemory<byte>[]> AllGatherAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Non-blocking all-gather of payloads that every member sends with the same length as this one (the engine's exchanges:
+    /// one fragment, one codec). A payload whose declared length differs is refused before anything is allocated for it: the
+    /// task fails with a <see cref="PeerPayloadException"/> naming the sender. Each result carries its sender's rank.
+    /// </summary>
+    /// <remarks>
+    /// The default gathers with <see cref="AllGatherAsync"/> and checks afterwards, taking positions as ranks: right for a
+    /// collective whose payloads are already in memory and whose members never leave. Collectives that receive bytes from
+    /// other processes, or whose members can leave, override it.
+    /// </remarks>
+    Task<PeerPayload[]> AllGatherSameLengthAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
+        PeerPayloads.GatherThenCheck(AllGatherAsync(payload, cancellationToken), payload.Length);
 }

@@ -13,6 +13,8 @@ public interface IWireCodec
     /// Throws <see cref="ArgumentException"/> naming the index of a NaN or infinite value.</summary>
     void Encode(ReadOnlySpan<float> values, Span<byte> destination);
 
-    /// <summary>Decodes <paramref name="source"/> into <paramref name="destination"/> (its length is the value count).</summary>
+    /// <summary>Decodes <paramref name="source"/> into <paramref name="destination"/> (its length is the value count).
+    /// Throws <see cref="ArgumentException"/> when the bytes decode to a NaN or infinite value, or hold a corrupt scale: they may
+    /// come from a faulty peer, and nothing non-finite may reach an average.</summary>
     void Decode(ReadOnlySpan<byte> source, Span<float> destination);
 }

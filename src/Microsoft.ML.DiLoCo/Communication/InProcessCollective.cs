@@ -58,10 +58,26 @@ public sealed class InProcessCollective : ICollective
     /// </remarks>
     public Task<ReadOnlyMemory<byte>[]> AllGatherAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
     {
+        Task<ReadOnlyMemory<byte>[]> gathered = PeerPayloads.BytesOf(Deposit(payload, cancellationToken));
+        return cancellationToken.CanBeCanceled ? gathered.WaitAsync(cancellationToken) : gathered;
+    }
+
+    /// <summary>As <see cref="AllGatherAsync"/>, each payload with its sender's rank (ranks stay those of the members that took
+    /// part, also after one has left), every payload checked to be as long as this member's own.</summary>
+    /// <exception cref="PeerPayloadException">(In the task) a member sent a payload of another length, named.</exception>
+    public async Task<PeerPayload[]> AllGatherSameLengthAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    {
+        // The bytes are already in this process: nothing is allocated from a length another member declared.
+        Task<PeerPayload[]> gathered = Deposit(payload, cancellationToken);
+        var payloads = await (cancellationToken.CanBeCanceled ? gathered.WaitAsync(cancellationToken) : gathered).ConfigureAwait(false);
+        return PeerPayloads.WithLength(payloads, payload.Length);
+    }
+
+    private Task<PeerPayload[]> Deposit(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
         cancellationToken.ThrowIfCancellationRequested();
         long round = Interlocked.Increment(ref _nextRound) - 1;
-        Task<ReadOnlyMemory<byte>[]> gathered = _group.Deposit(Rank, round, payload.ToArray());
-        return cancellationToken.CanBeCanceled ? gathered.WaitAsync(cancellationToken) : gathered;
+        return _group.Deposit(Rank, round, payload.ToArray());
     }
 
     /// <summary>

@@ -32,15 +32,15 @@ internal sealed class InProcessGroup
     public int Members => Volatile.Read(ref _members);
 
     /// <summary>Deposits <paramref name="payload"/> (already a private copy) as member <paramref name="rank"/>'s part of round <paramref name="round"/>.</summary>
-    public Task<ReadOnlyMemory<byte>[]> Deposit(int rank, long round, ReadOnlyMemory<byte> payload)
+    public Task<PeerPayload[]> Deposit(int rank, long round, ReadOnlyMemory<byte> payload)
     {
         Round? completed = null;
-        Task<ReadOnlyMemory<byte>[]> task;
+        Task<PeerPayload[]> task;
         lock (_gate)
         {
             if (_abortedBy is not null)
             {
-                return Task.FromException<ReadOnlyMemory<byte>[]>(_abortedBy);
+                return Task.FromException<PeerPayload[]>(_abortedBy);
             }
 
             if (_roundsJoinedBeforeLeaving[rank] >= 0)
@@ -59,7 +59,7 @@ internal sealed class InProcessGroup
                 throw new InvalidOperationException($"Member {rank} deposited twice in round {round}.");
             }
 
-            var waiter = new TaskCompletionSource<ReadOnlyMemory<byte>[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var waiter = new TaskCompletionSource<PeerPayload[]>(TaskCreationOptions.RunContinuationsAsynchronously);
             state.Waiters[rank] = waiter;
             state.Payloads[rank] = payload;
             task = waiter.Task;
@@ -102,7 +102,7 @@ internal sealed class InProcessGroup
     /// <summary>Fails every pending and future round with <paramref name="reason"/>; the first reason wins.</summary>
     public void Abort(Exception reason)
     {
-        var waiters = new List<TaskCompletionSource<ReadOnlyMemory<byte>[]>>();
+        var waiters = new List<TaskCompletionSource<PeerPayload[]>>();
         CollectiveAbortedException error;
         lock (_gate)
         {
@@ -110,7 +110,7 @@ internal sealed class InProcessGroup
             error = _abortedBy;
             foreach (Round round in _pendingRounds.Values)
             {
-                foreach (TaskCompletionSource<ReadOnlyMemory<byte>[]>? waiter in round.Waiters)
+                foreach (TaskCompletionSource<PeerPayload[]>? waiter in round.Waiters)
                 {
                     if (waiter is not null)
                     {
@@ -122,7 +122,7 @@ internal sealed class InProcessGroup
             _pendingRounds.Clear();
         }
 
-        foreach (TaskCompletionSource<ReadOnlyMemory<byte>[]> waiter in waiters)
+        foreach (TaskCompletionSource<PeerPayload[]> waiter in waiters)
         {
             waiter.TrySetException(error);
         }
@@ -143,21 +143,21 @@ internal sealed class InProcessGroup
     private sealed class Round(int size)
     {
         public readonly ReadOnlyMemory<byte>[] Payloads = new ReadOnlyMemory<byte>[size];
-        public readonly TaskCompletionSource<ReadOnlyMemory<byte>[]>?[] Waiters = new TaskCompletionSource<ReadOnlyMemory<byte>[]>?[size];
+        public readonly TaskCompletionSource<PeerPayload[]>?[] Waiters = new TaskCompletionSource<PeerPayload[]>?[size];
         public int Deposited;
 
-        /// <summary>Hands every depositor the payloads of the round in rank order (only those of the members that took part).</summary>
+        /// <summary>Hands every depositor the payloads of the round in rank order, each with its sender (only the members that took part).</summary>
         public void Complete()
         {
-            var present = new List<ReadOnlyMemory<byte>>(Deposited);
+            var present = new List<PeerPayload>(Deposited);
             for (int rank = 0; rank < Waiters.Length; rank++)
             {
-                if (Waiters[rank] is not null) present.Add(Payloads[rank]);
+                if (Waiters[rank] is not null) present.Add(new PeerPayload(rank, Payloads[rank]));
             }
 
             // Each member gets its own array, so one member rearranging its result cannot disturb another's;
             // the payload bytes themselves are private copies and read-only, so they are shared.
-            foreach (TaskCompletionSource<ReadOnlyMemory<byte>[]>? waiter in Waiters)
+            foreach (TaskCompletionSource<PeerPayload[]>? waiter in Waiters)
             {
                 waiter?.TrySetResult(present.ToArray());
             }

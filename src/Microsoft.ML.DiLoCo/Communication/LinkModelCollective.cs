@@ -43,18 +43,40 @@ public sealed class LinkModelCollective : ICollective
         double issued = Now();
         var gathered = _inner.AllGatherAsync(payload, cancellationToken);
         if (Size == 1) return await gathered.ConfigureAwait(false);
-
-        double outboundArrives;
-        lock (_gate)
-        {
-            double start = Math.Max(issued, _outboundFreeAt);
-            _outboundFreeAt = start + Link.SerializationSeconds((long)payload.Length * (Size - 1));
-            outboundArrives = _outboundFreeAt + Link.LatencySeconds;
-        }
-
+        double outboundArrives = Send(issued, payload.Length);
         var payloads = await gathered.ConfigureAwait(false);
         long inbound = 0;
         for (int r = 0; r < payloads.Length; r++) if (r != Rank) inbound += payloads[r].Length;
+        await Receive(issued, outboundArrives, inbound, cancellationToken).ConfigureAwait(false);
+        return payloads;
+    }
+
+    /// <inheritdoc/>
+    public async Task<PeerPayload[]> AllGatherSameLengthAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    {
+        double issued = Now();
+        var gathered = _inner.AllGatherSameLengthAsync(payload, cancellationToken);
+        if (Size == 1) return await gathered.ConfigureAwait(false);
+        double outboundArrives = Send(issued, payload.Length);
+        var payloads = await gathered.ConfigureAwait(false);
+        await Receive(issued, outboundArrives, payloads.Where(p => p.Sender != Rank).Sum(p => (long)p.Bytes.Length), cancellationToken).ConfigureAwait(false);
+        return payloads;
+    }
+
+    /// <summary>Queues this member's payload on the outbound direction; returns when it has reached the others (seconds since the origin).</summary>
+    private double Send(double issued, int length)
+    {
+        lock (_gate)
+        {
+            double start = Math.Max(issued, _outboundFreeAt);
+            _outboundFreeAt = start + Link.SerializationSeconds((long)length * (Size - 1));
+            return _outboundFreeAt + Link.LatencySeconds;
+        }
+    }
+
+    /// <summary>Waits until the others' <paramref name="inbound"/> bytes and this member's own payload have crossed the link.</summary>
+    private async Task Receive(double issued, double outboundArrives, long inbound, CancellationToken cancellationToken)
+    {
         double inboundArrives;
         lock (_gate)
         {
@@ -69,7 +91,6 @@ public sealed class LinkModelCollective : ICollective
         double arrives = Math.Max(outboundArrives, inboundArrives);
         for (double remaining = arrives - Now(); remaining > 0; remaining = arrives - Now())
             await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(remaining * 1000)), cancellationToken).ConfigureAwait(false);
-        return payloads;
     }
 
     /// <summary>Disposes the wrapped collective.</summary>

@@ -54,30 +54,41 @@ public sealed class MeteredCollective : ICollective
     public async Task<ReadOnlyMemory<byte>[]> AllGatherAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
     {
         Task<ReadOnlyMemory<byte>[]> gathered = _inner.AllGatherAsync(payload, cancellationToken);
-        Interlocked.Increment(ref _calls);
-        int others = Size - 1;
-        if (others > 0)
-        {
-            Interlocked.Add(ref _bytesSent, (long)payload.Length * others);
-            RaiseLargestMessage(payload.Length);
-        }
-
+        CountIssued(payload.Length);
         ReadOnlyMemory<byte>[] payloads = await gathered.ConfigureAwait(false);
         long received = 0;
         for (int rank = 0; rank < payloads.Length; rank++)
         {
-            if (rank != Rank)
-            {
-                received += payloads[rank].Length;
-            }
+            if (rank != Rank) received += payloads[rank].Length;
         }
 
         Interlocked.Add(ref _bytesReceived, received);
         return payloads;
     }
 
+    /// <inheritdoc/>
+    public async Task<PeerPayload[]> AllGatherSameLengthAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    {
+        Task<PeerPayload[]> gathered = _inner.AllGatherSameLengthAsync(payload, cancellationToken);
+        CountIssued(payload.Length);
+        PeerPayload[] payloads = await gathered.ConfigureAwait(false);
+        Interlocked.Add(ref _bytesReceived, payloads.Where(p => p.Sender != Rank).Sum(p => (long)p.Bytes.Length));
+        return payloads;
+    }
+
     /// <summary>Disposes the wrapped collective.</summary>
     public void Dispose() => _inner.Dispose();
+
+    private void CountIssued(int length)
+    {
+        Interlocked.Increment(ref _calls);
+        int others = Size - 1;
+        if (others > 0)
+        {
+            Interlocked.Add(ref _bytesSent, (long)length * others);
+            RaiseLargestMessage(length);
+        }
+    }
 
     private void RaiseLargestMessage(long length)
     {

@@ -13,6 +13,7 @@ namespace Microsoft.ML.DiLoCo.Communication;
 /// if some thread sits in MPI meanwhile (measured: polling MPI_Test between steps gave no overlap). An all-gather
 /// of payloads of different lengths is MPI_Allgather of the lengths, then MPI_Allgatherv of the bytes in chunks
 /// of at most <see cref="ChunkBytes"/> per rank (Open MPI's temporary buffers for large messages page-fault slowly).
+/// The lengths come from other processes: each is checked before anything is allocated for it.
 /// A watchdog ends the whole job (MPI_Abort) when an exchange takes longer than the timeout: a rank that hangs or
 /// died without its launcher noticing cannot leave the others waiting forever.
 /// </remarks>
@@ -66,14 +67,16 @@ public sealed class MpiCollective : ICollective
     /// Queues an all-gather and returns at once; the task completes with every rank's payload in rank order once the
     /// communication thread has run it. The payload must stay unchanged until then.
     /// </summary>
-    public Task<ReadOnlyMemory<byte>[]> AllGatherAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        long call = Interlocked.Increment(ref _issued);
-        var done = new TaskCompletionSource<ReadOnlyMemory<byte>[]>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Enqueue($"all-gather {call}", () => done.SetResult(AllGather(payload)), done.SetException);
-        return cancellationToken.CanBeCanceled ? done.Task.WaitAsync(cancellationToken) : done.Task;
-    }
+    public Task<ReadOnlyMemory<byte>[]> AllGatherAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
+        Issue(() => AllGather(payload, expectedLength: null), cancellationToken);
+
+    /// <summary>
+    /// As <see cref="AllGatherAsync"/> for payloads that every rank sends with this rank's length: a rank that declares another
+    /// length is refused (<see cref="PeerPayloadException"/> naming it) before anything is allocated for it. Every rank reads the
+    /// same declared lengths, so every rank whose own length is the expected one refuses the same sender at the same exchange.
+    /// </summary>
+    public Task<PeerPayload[]> AllGatherSameLengthAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
+        Issue(() => AllGather(payload, payload.Length).Select((bytes, rank) => new PeerPayload(rank, bytes)).ToArray(), cancellationToken);
 
     /// <summary>Completes when every rank has reached its matching barrier (queued behind earlier exchanges).</summary>
     public Task BarrierAsync()
@@ -99,6 +102,16 @@ public sealed class MpiCollective : ICollective
         _watchdog.Dispose();
         if (_comm != IntPtr.Zero) _mpi.CommFree(ref _comm);
         _queue.Dispose();
+    }
+
+    /// <summary>Queues the next all-gather on the communication thread and returns its task at once.</summary>
+    private Task<T> Issue<T>(Func<T> allGather, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        long call = Interlocked.Increment(ref _issued);
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Enqueue($"all-gather {call}", () => done.SetResult(allGather()), done.SetException);
+        return cancellationToken.CanBeCanceled ? done.Task.WaitAsync(cancellationToken) : done.Task;
     }
 
     private void Enqueue(string what, Action exchange, Action<Exception> fail)
@@ -137,26 +150,11 @@ public sealed class MpiCollective : ICollective
         foreach (var work in _queue.GetConsumingEnumerable()) work();
     }
 
-    private ReadOnlyMemory<byte>[] AllGather(ReadOnlyMemory<byte> payload)
+    private ReadOnlyMemory<byte>[] AllGather(ReadOnlyMemory<byte> payload, long? expectedLength)
     {
-        // 1. Every rank's length (8 bytes each).
-        var lengths = new long[Size];
-        var own = new long[] { payload.Length };
-        var ownHandle = GCHandle.Alloc(own, GCHandleType.Pinned);
-        var lengthsHandle = GCHandle.Alloc(lengths, GCHandleType.Pinned);
-        try
-        {
-            MpiLibrary.Check(_mpi.Allgather(ownHandle.AddrOfPinnedObject(), sizeof(long), _mpi.Byte,
-                lengthsHandle.AddrOfPinnedObject(), sizeof(long), _mpi.Byte, _comm), "MPI_Allgather");
-        }
-        finally
-        {
-            ownHandle.Free();
-            lengthsHandle.Free();
-        }
-
+        long[] lengths = ExchangeLengths(payload.Length, expectedLength);
         var results = new byte[Size][];
-        for (int r = 0; r < Size; r++) results[r] = r == Rank ? payload.ToArray() : GC.AllocateUninitializedArray<byte>(checked((int)lengths[r]));
+        for (int r = 0; r < Size; r++) results[r] = r == Rank ? payload.ToArray() : GC.AllocateUninitializedArray<byte>((int)lengths[r]);
         long longest = lengths.Max();
         if (Size == 1 || longest == 0) return results.Select(b => (ReadOnlyMemory<byte>)b).ToArray();
 
@@ -203,6 +201,22 @@ public sealed class MpiCollective : ICollective
         }
 
         return results.Select(b => (ReadOnlyMemory<byte>)b).ToArray();
+    }
+
+    /// <summary>Step 1 of an all-gather: every rank's length (8 bytes each), each checked before anything is allocated for it.</summary>
+    private long[] ExchangeLengths(long own, long? expectedLength)
+    {
+        long[] lengths = _mpi.AllgatherInt64(own, _comm, Size);
+
+        // Another rank's length is untrusted input. Every rank reads the same lengths, so every rank refuses the same sender.
+        for (int r = 0; r < Size; r++)
+        {
+            if (lengths[r] < 0 || lengths[r] > Array.MaxLength)
+                throw new PeerPayloadException(r, $"MPI rank {r}", $"it declared {lengths[r]:N0} bytes, which no payload can have (0 to {Array.MaxLength:N0}).");
+            if (expectedLength is { } expected) PeerPayloads.ThrowIfLengthDiffers(r, $"MPI rank {r}", lengths[r], expected);
+        }
+
+        return lengths;
     }
 
     private byte[] Staging(int length)

@@ -77,6 +77,26 @@ internal sealed class MpiLibrary
     /// <exception cref="InvalidOperationException">libmpi is not installed, or is not Open MPI.</exception>
     public static MpiLibrary Instance => Shared.Value;
 
+    /// <summary>MPI_Allgather of one int64 per rank on <paramref name="comm"/> of <paramref name="size"/> ranks: every rank's value, by rank.</summary>
+    public long[] AllgatherInt64(long own, IntPtr comm, int size)
+    {
+        var all = new long[size];
+        var ownValue = new[] { own };
+        var ownHandle = GCHandle.Alloc(ownValue, GCHandleType.Pinned);
+        var allHandle = GCHandle.Alloc(all, GCHandleType.Pinned);
+        try
+        {
+            Check(Allgather(ownHandle.AddrOfPinnedObject(), sizeof(long), Byte, allHandle.AddrOfPinnedObject(), sizeof(long), Byte, comm), "MPI_Allgather");
+        }
+        finally
+        {
+            ownHandle.Free();
+            allHandle.Free();
+        }
+
+        return all;
+    }
+
     /// <summary>Throws with the function's name when an MPI call did not return MPI_SUCCESS (0).</summary>
     public static void Check(int code, string function)
     {

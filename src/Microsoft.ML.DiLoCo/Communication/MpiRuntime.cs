@@ -16,6 +16,7 @@ internal static class MpiRuntime
     private static bool _started;
     private static bool _ownsSession;
     private static volatile string? _failure;
+    private static Timer? _abortTimer; // kept alive here: a collected timer never fires
 
     /// <summary>Environment variables that MPI launchers set in every rank (Open MPI's mpirun, PMIx, PMI-1/2, Hydra).</summary>
     public static readonly string[] LauncherVariables = { "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE" };
@@ -62,6 +63,25 @@ internal static class MpiRuntime
 
     /// <summary>Records that this rank failed: at exit MPI_Abort replaces MPI_Finalize so the job ends instead of hanging.</summary>
     public static void MarkFailed(string reason) => _failure ??= reason;
+
+    /// <summary>
+    /// This rank failed: the whole job ends <paramref name="grace"/> from now (MPI_Abort), or at process exit if that comes first,
+    /// whatever the host program does with the exception meanwhile. The first failure's reason is the one printed.
+    /// </summary>
+    /// <remarks>
+    /// Why MPI_Abort rather than telling the other ranks: they are blocked in, or about to enter, a collective this rank will never
+    /// join, and MPI cannot cancel a blocking collective (Open MPI 4.1 has no ULFM), so a rank that was told could neither go on nor
+    /// finalise: the job would still have to be aborted, after a listener thread and a message protocol had only changed the
+    /// wording. Waiting for this process to exit is not enough either: a host that catches the exception and keeps running kept
+    /// every other rank waiting ExchangeTimeoutSeconds (600 s by default, forever at 0) while holding its cores or GPU.
+    /// The grace lets the exception reach Fit's caller first, so that the failing host can log it; the launcher (mpirun, srun)
+    /// then ends every rank and reports the job as failed, naming the rank that called MPI_Abort.
+    /// </remarks>
+    public static void AbortJobSoon(string reason, TimeSpan grace)
+    {
+        MarkFailed(reason);
+        lock (Gate) _abortTimer ??= new Timer(_ => AbortJob(_failure ?? reason), null, grace, Timeout.InfiniteTimeSpan);
+    }
 
     /// <summary>Ends the job now from any thread (MPI_Abort on MPI_COMM_WORLD); the launcher stops every rank.</summary>
     public static void AbortJob(string reason)

@@ -19,7 +19,7 @@ public sealed class MpiWorkerGroup
     private readonly MpiCollective _mpi;
     private readonly object _gate = new();
     private readonly Dictionary<long, Round> _pending = new();
-    private readonly HashSet<TaskCompletionSource<ReadOnlyMemory<byte>[]>> _waiting = new();
+    private readonly HashSet<TaskCompletionSource<PeerPayload[]>> _waiting = new();
     private CollectiveAbortedException? _abortedBy;
 
     /// <summary>Makes this rank's L endpoints on top of <paramref name="mpi"/>.</summary>
@@ -48,7 +48,7 @@ public sealed class MpiWorkerGroup
     public void Abort(Exception reason)
     {
         ArgumentNullException.ThrowIfNull(reason);
-        TaskCompletionSource<ReadOnlyMemory<byte>[]>[] waiting;
+        TaskCompletionSource<PeerPayload[]>[] waiting;
         CollectiveAbortedException error;
         lock (_gate)
         {
@@ -61,16 +61,19 @@ public sealed class MpiWorkerGroup
         foreach (var w in waiting) w.TrySetException(error);
     }
 
-    private Task<ReadOnlyMemory<byte>[]> Deposit(int local, long round, byte[] payload)
+    /// <summary>Local worker <paramref name="local"/>'s payload of round <paramref name="round"/>; <paramref name="sameLength"/>: every
+    /// payload of the round must be as long as this one (checked at the rank level before allocation, then per worker).</summary>
+    private Task<PeerPayload[]> Deposit(int local, long round, byte[] payload, bool sameLength)
     {
-        var result = new TaskCompletionSource<ReadOnlyMemory<byte>[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var result = new TaskCompletionSource<PeerPayload[]>(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_gate)
         {
-            if (_abortedBy is not null) return Task.FromException<ReadOnlyMemory<byte>[]>(_abortedBy);
+            if (_abortedBy is not null) return Task.FromException<PeerPayload[]>(_abortedBy);
             if (!_pending.TryGetValue(round, out var state)) _pending.Add(round, state = new Round(LocalWorkers));
             if (state.Waiters[local] is not null) throw new InvalidOperationException($"Local worker {local} deposited twice in round {round}.");
             state.Waiters[local] = result;
             state.Payloads[local] = payload;
+            state.SameLength &= sameLength;
             _waiting.Add(result);
             if (++state.Deposited == LocalWorkers)
             {
@@ -86,21 +89,31 @@ public sealed class MpiWorkerGroup
     {
         try
         {
-            var gathered = await _mpi.AllGatherAsync(Pack(state.Payloads)).ConfigureAwait(false);
-            var everyone = new ReadOnlyMemory<byte>[Size];
-            for (int r = 0; r < gathered.Length; r++) Unpack(gathered[r], everyone.AsSpan(r * LocalWorkers, LocalWorkers), r);
-            Finish(state, w => w.TrySetResult((ReadOnlyMemory<byte>[])everyone.Clone()));
+            // Same-length rounds: every rank's message must be as long as this rank's, refused before allocation otherwise.
+            byte[] packed = Pack(state.Payloads);
+            var gathered = state.SameLength
+                ? await _mpi.AllGatherSameLengthAsync(packed).ConfigureAwait(false)
+                : (await _mpi.AllGatherAsync(packed).ConfigureAwait(false)).Select((bytes, r) => new PeerPayload(r, bytes)).ToArray();
+            var everyone = new PeerPayload[Size];
+            for (int r = 0; r < gathered.Length; r++) Unpack(gathered[r].Bytes, everyone.AsSpan(r * LocalWorkers, LocalWorkers), r);
+            Finish(state, (w, l) => w.TrySetResult(state.SameLength
+                ? PeerPayloads.WithLength((PeerPayload[])everyone.Clone(), state.Payloads[l].Length)
+                : (PeerPayload[])everyone.Clone()));
         }
         catch (Exception e)
         {
-            Finish(state, w => w.TrySetException(e));
+            Finish(state, (w, _) => w.TrySetException(e));
         }
     }
 
-    private void Finish(Round state, Action<TaskCompletionSource<ReadOnlyMemory<byte>[]>> complete)
+    private void Finish(Round state, Action<TaskCompletionSource<PeerPayload[]>, int> complete)
     {
         lock (_gate) foreach (var w in state.Waiters) _waiting.Remove(w!);
-        foreach (var w in state.Waiters) complete(w!);
+        for (int l = 0; l < state.Waiters.Length; l++)
+        {
+            try { complete(state.Waiters[l]!, l); }
+            catch (Exception e) { state.Waiters[l]!.TrySetException(e); } // this worker's own length check refused the round
+        }
     }
 
     private static byte[] Pack(byte[][] payloads)
@@ -117,26 +130,29 @@ public sealed class MpiWorkerGroup
         return packed;
     }
 
-    private static void Unpack(ReadOnlyMemory<byte> packed, Span<ReadOnlyMemory<byte>> into, int rank)
+    /// <summary>Splits rank <paramref name="rank"/>'s message into its workers' payloads (slices: its declared lengths allocate nothing).</summary>
+    private static void Unpack(ReadOnlyMemory<byte> packed, Span<PeerPayload> into, int rank)
     {
+        string sender = $"MPI rank {rank}";
         int header = into.Length * sizeof(long);
-        if (packed.Length < header) throw new InvalidDataException($"Rank {rank} sent {packed.Length} bytes, less than the {header}-byte header of {into.Length} local payloads: the ranks run different numbers of workers.");
+        if (packed.Length < header) throw new PeerPayloadException(rank, sender, $"it sent {packed.Length} bytes, less than the {header}-byte header of {into.Length} local payloads: the ranks run different numbers of workers.");
         long offset = header;
         for (int l = 0; l < into.Length; l++)
         {
             long length = BinaryPrimitives.ReadInt64LittleEndian(packed.Span.Slice(l * sizeof(long)));
-            if (length < 0 || offset + length > packed.Length) throw new InvalidDataException($"Rank {rank}'s message is malformed: payload {l} claims {length} bytes at offset {offset} of {packed.Length}.");
-            into[l] = packed.Slice((int)offset, (int)length);
+            if (length < 0 || length > packed.Length - offset) throw new PeerPayloadException(rank, sender, $"its message is malformed: payload {l} claims {length} bytes at offset {offset} of {packed.Length}.");
+            into[l] = new PeerPayload(rank * into.Length + l, packed.Slice((int)offset, (int)length));
             offset += length;
         }
-        if (offset != packed.Length) throw new InvalidDataException($"Rank {rank}'s message has {packed.Length - offset} bytes after its {into.Length} payloads: the ranks run different numbers of workers.");
+        if (offset != packed.Length) throw new PeerPayloadException(rank, sender, $"its message has {packed.Length - offset} bytes after its {into.Length} payloads: the ranks run different numbers of workers.");
     }
 
     private sealed class Round(int localWorkers)
     {
         public readonly byte[][] Payloads = new byte[localWorkers][];
-        public readonly TaskCompletionSource<ReadOnlyMemory<byte>[]>?[] Waiters = new TaskCompletionSource<ReadOnlyMemory<byte>[]>?[localWorkers];
+        public readonly TaskCompletionSource<PeerPayload[]>?[] Waiters = new TaskCompletionSource<PeerPayload[]>?[localWorkers];
         public int Deposited;
+        public bool SameLength = true; // every local worker asked for an equal-length all-gather
     }
 
     /// <summary>One local worker's endpoint. Each numbers its own calls: its n-th all-gather is round n.</summary>
@@ -150,10 +166,21 @@ public sealed class MpiWorkerGroup
 
         public Task<ReadOnlyMemory<byte>[]> AllGatherAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
         {
+            var gathered = PeerPayloads.BytesOf(Deposit(payload, sameLength: false, cancellationToken));
+            return cancellationToken.CanBeCanceled ? gathered.WaitAsync(cancellationToken) : gathered;
+        }
+
+        public Task<PeerPayload[]> AllGatherSameLengthAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+        {
+            var gathered = Deposit(payload, sameLength: true, cancellationToken);
+            return cancellationToken.CanBeCanceled ? gathered.WaitAsync(cancellationToken) : gathered;
+        }
+
+        private Task<PeerPayload[]> Deposit(ReadOnlyMemory<byte> payload, bool sameLength, CancellationToken cancellationToken)
+        {
             cancellationToken.ThrowIfCancellationRequested();
             long round = Interlocked.Increment(ref _nextRound) - 1;
-            var gathered = group.Deposit(local, round, payload.ToArray());
-            return cancellationToken.CanBeCanceled ? gathered.WaitAsync(cancellationToken) : gathered;
+            return group.Deposit(local, round, payload.ToArray(), sameLength);
         }
 
         /// <summary>Leaves the group without touching MPI: the rank's <see cref="MpiCollective"/> is disposed by its owner.</summary>

@@ -21,6 +21,12 @@ internal static class TrainingConfigReader
         var validation = root.Object("validation") is { } v ? ReadValidation(v) : new ValidationSplitConfig();
         if (root.Object("model") is { } model) ReadModel(model, options.Model);
         if (root.Object("trainer") is { } trainer) ReadTrainer(trainer, options);
+        if (root.String("initialModel") is { } initial) // fine-tuning: relative to the config file, like the data paths
+        {
+            options.InitialModelPath = Path.GetFullPath(initial, baseDirectory);
+            if (!File.Exists(options.InitialModelPath))
+                throw root.Error(root.FieldPath("initialModel"), $"no such model file: {options.InitialModelPath}.");
+        }
         var output = root.Object("output") is { } o ? ReadOutput(o) : new OutputConfig();
         root.RejectUnknownFields();
         CheckTogether(root, options);

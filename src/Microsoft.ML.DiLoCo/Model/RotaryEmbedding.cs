@@ -1,3 +1,4 @@
+using Microsoft.ML.DiLoCo.Numerics;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -45,8 +46,10 @@ internal sealed class RotaryEmbedding : IDisposable
     public static (Tensor Cos, Tensor Sin) CreateTables(int contextLength, int headSize)
     {
         using var scope = NewDisposeScope();
-        var inverseFrequency = 1.0 / pow(Base, arange(0, headSize, 2, dtype: ScalarType.Float64) / headSize);
-        var angles = outer(arange(contextLength, dtype: ScalarType.Float64), inverseFrequency);  // [T, headSize/2]
+        // Explicit Scalars kept alive by using (ConstantScalars says why); the ops are those of 1 / Base^(arange(0, d, 2) / d).
+        using Scalar zero = 0.ToScalar(), two = 2.ToScalar(), size = headSize.ToScalar(), positions = contextLength.ToScalar(), one = 1.0.ToScalar();
+        var inverseFrequency = pow(Base, arange(zero, size, two, dtype: ScalarType.Float64).div(size)).reciprocal().mul(one); // Base: a 0-d tensor
+        var angles = outer(arange(zero, positions, ConstantScalars.One, dtype: ScalarType.Float64), inverseFrequency);  // [T, headSize/2]
         var doubled = cat([angles, angles], dim: -1);                                             // [T, headSize]
         var cosTable = doubled.cos().to(ScalarType.Float32);
         var sinTable = doubled.sin().to(ScalarType.Float32);
@@ -58,7 +61,7 @@ internal sealed class RotaryEmbedding : IDisposable
     {
         var halves = x.chunk(2, dim: -1);
         var rotated = cat([-halves[1], halves[0]], dim: -1);
-        return x * cos + rotated * sin;
+        return (x * cos).add(rotated * sin, ConstantScalars.One);
     }
 
     public void Dispose()

@@ -1,3 +1,4 @@
+using Microsoft.ML.DiLoCo.Numerics;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
@@ -33,15 +34,15 @@ internal sealed class TransformerBlock : nn.Module<Tensor, Tensor?, Tensor?, Ten
 
     public override Tensor forward(Tensor x, Tensor? cos, Tensor? sin)
     {
-        x = x + ResidualDropout(_attention.forward(_attentionNorm.forward(x), cos, sin));
-        return x + ResidualDropout(_mlp.forward(_mlpNorm.forward(x)));
+        x = x.add(ResidualDropout(_attention.forward(_attentionNorm.forward(x), cos, sin)), ConstantScalars.One);
+        return x.add(ResidualDropout(_mlp.forward(_mlpNorm.forward(x))), ConstantScalars.One);
     }
 
     /// <summary>Inference with a key/value cache (see <see cref="CausalSelfAttention.ForwardCached"/>).</summary>
     public Tensor ForwardCached(Tensor x, Tensor? cos, Tensor? sin, KeyValueCache cache, int layer)
     {
-        x = x + _attention.ForwardCached(_attentionNorm.forward(x), cos, sin, cache, layer);
-        return x + _mlp.forward(_mlpNorm.forward(x));
+        x = x.add(_attention.ForwardCached(_attentionNorm.forward(x), cos, sin, cache, layer), ConstantScalars.One);
+        return x.add(_mlp.forward(_mlpNorm.forward(x)), ConstantScalars.One);
     }
 
     private Tensor ResidualDropout(Tensor x) =>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.ML.DiLoCo.Numerics;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
@@ -120,7 +121,7 @@ internal sealed class TransformerLanguageModel : nn.Module<Tensor, Tensor>
     {
         var x = _tokenEmbedding.forward(tokens);
         if (_positionEmbedding is not null)
-            x = x + _positionEmbedding.weight!.narrow(0, 0, tokens.shape[1]);  // positions 0..T-1, broadcast over the batch
+            x = x.add(_positionEmbedding.weight!.narrow(0, 0, tokens.shape[1]), ConstantScalars.One);  // positions 0..T-1, broadcast over the batch
         if (Options.Dropout > 0 && training)
             x = nn.functional.dropout(x, Options.Dropout, training: true);
         return x;
@@ -158,7 +159,7 @@ internal sealed class TransformerLanguageModel : nn.Module<Tensor, Tensor>
         var x = _tokenEmbedding.forward(tokens);
         Tensor? cos = null, sin = null;
         if (_positionEmbedding is not null)
-            x = x + _positionEmbedding.weight!.narrow(0, start, time);
+            x = x.add(_positionEmbedding.weight!.narrow(0, start, time), ConstantScalars.One);
         else
             (cos, sin) = _rotary!.Tables(start, time, x.device, x.dtype);
         for (int layer = 0; layer < _blocks.Count; layer++)

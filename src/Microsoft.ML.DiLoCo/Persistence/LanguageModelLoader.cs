@@ -15,6 +15,8 @@ internal static class LanguageModelLoader
     private static LanguageModelTransformer Create(IHostEnvironment env, object ctx)
     {
         ArgumentNullException.ThrowIfNull(env);
-        return MLNetModelContext.Load(ctx, LanguageModelFile.Load);
+        var model = MLNetModelContext.Load(ctx, LanguageModelFile.Load);
+        model.GenerationSeeds = GenerationSeeds.From(env); // MLContext(seed: s) makes generation repeat from run to run
+        return model;
     }
 }

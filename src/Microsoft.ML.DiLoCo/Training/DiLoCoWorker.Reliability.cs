@@ -45,21 +45,29 @@ internal sealed partial class DiLoCoWorker
         return frame;
     }
 
-    /// <summary>The payloads to average: all of them (Stop), or the flagged-finite ones in rank order (every worker sees the same flags).</summary>
-    private ReadOnlyMemory<byte>[] FiniteContributions(ReadOnlyMemory<byte>[] received, out bool ownSkipped)
+    /// <summary>The gathered payloads of the exchange of <paramref name="step"/>; a refusal by the collective is located at the step and fragment.</summary>
+    private static PeerPayload[] Gathered(Task<PeerPayload[]> exchange, long step, int fragment)
+    {
+        try { return exchange.GetAwaiter().GetResult(); }
+        catch (PeerPayloadException e) { throw e.At(step, fragment); }
+    }
+
+    /// <summary>The payloads to average, each with its sender: all of them (Stop), or the flagged-finite ones, unframed, in rank order
+    /// (SkipContribution: every worker sees the same flags). Counts those flagged out.</summary>
+    private PeerPayload[] FiniteContributions(PeerPayload[] received, long step, int fragment, out bool ownSkipped)
     {
         ownSkipped = false;
         if (_settings.NonFinite == NonFiniteValuePolicy.Stop) return received;
-        var finite = new List<ReadOnlyMemory<byte>>(received.Length);
-        for (int m = 0; m < received.Length; m++)
+        var finite = new List<PeerPayload>(received.Length);
+        foreach (var (sender, frame) in received) // every frame is as long as this worker's own (≥ 1 byte): the collective checked
         {
-            var frame = received[m];
-            if (frame.Length < 1) throw new InvalidOperationException($"Worker {m} sent an empty payload: the workers disagree on NonFiniteValuePolicy.");
             switch (frame.Span[0])
             {
-                case 1: finite.Add(frame[1..]); break;
+                case 1: finite.Add(new PeerPayload(sender, frame[1..])); break;
                 case 0: Statistics.SkippedContributions++; break;
-                default: throw new InvalidOperationException($"Worker {m} sent contribution flag {frame.Span[0]}: the workers disagree on NonFiniteValuePolicy.");
+                default:
+                    throw new PeerPayloadException(sender, $"worker {sender}",
+                        $"its contribution flag is {frame.Span[0]} where 0 or 1 was expected: the workers disagree on NonFiniteValuePolicy, or the peer is faulty.", step, fragment);
             }
         }
         ownSkipped = _ownContributionSkipped;
@@ -67,10 +75,40 @@ internal sealed partial class DiLoCoWorker
         return finite.ToArray();
     }
 
-    private static bool IsFinite(float[] values)
+    /// <summary>
+    /// Mean ← the rank-order average of <paramref name="contributions"/>, checked before anything is committed: a payload that does not
+    /// decode to finite values is left out and counted (SkipContribution) or refused naming its sender, the step and the fragment (Stop);
+    /// an average that overflowed although every part was finite leaves the whole sync out (SkipContribution) or stops training (Stop).
+    /// Every worker decodes the same bytes, so every worker takes the same decisions and θ̂ stays bit-identical.
+    /// Returns false when nothing is left to apply (Mean is then zero).
+    /// </summary>
+    private bool AverageChecked(FragmentBuffers buffers, PeerPayload[] contributions, long step, int fragment)
     {
-        try { FiniteValueGuard.ThrowIfAnyNonFinite(values, "values"); return true; }
-        catch (ArgumentException) { return false; }
+        bool skip = _settings.NonFinite == NonFiniteValuePolicy.SkipContribution;
+        int averaged = buffers.AverageInRankOrder(contributions, step, fragment, skipRefused: skip);
+        Statistics.SkippedContributions += contributions.Length - averaged;
+        if (averaged == 0 || FiniteValueGuard.IndexOfNonFinite(buffers.Mean) < 0) return averaged > 0;
+        string quantity = fragment < 0 ? "averaged gradient" : $"averaged pseudo-gradient of fragment {fragment}";
+        if (!skip) throw TrainingDivergedException.OfSharedValue(step, quantity);
+        Statistics.SkippedContributions += averaged;
+        Array.Clear(buffers.Mean);
+        return false;
+    }
+
+    /// <summary>θ̂[p] after the outer step, checked before it is merged into the replica (and so before any checkpoint can hold it).</summary>
+    private void ThrowIfGlobalNotFinite(int[] fragment, long step, int p)
+    {
+        foreach (int i in fragment)
+            if (!IsFinite(_global[i])) throw TrainingDivergedException.OfSharedValue(step, $"global parameters θ̂ of fragment {p} after the outer step");
+    }
+
+    private static bool IsFinite(float[] values) => FiniteValueGuard.IndexOfNonFinite(values) < 0;
+
+    private static bool IsFinite(Tensor tensor)
+    {
+        using var finite = isfinite(tensor);
+        using var all = finite.all();
+        return all.item<bool>();
     }
 
     /// <summary>θ_m ← θ̂ for every parameter, zero error-feedback residuals, fresh inner optimizer state.</summary>
@@ -82,7 +120,7 @@ internal sealed partial class DiLoCoWorker
             for (int i = 0; i < _live.Count; i++) _live[i].copy_(_global[i]);
         }
         foreach (var b in _buffers) if (b.Residual is { } r) Array.Clear(r);
-        if (_inner is not null) OptimizerStateData.Reset(_inner);
+        _inner?.Reset();
     }
 
     /// <summary>θ̂, the outer momentum of every fragment and k: identical on every worker, so a checkpoint stores them once.</summary>
@@ -90,6 +128,10 @@ internal sealed partial class DiLoCoWorker
     public SharedWorkerState CaptureShared()
     {
         ThrowIfInFlight();
+        // The engine never commits a non-finite θ̂; this keeps one from ever reaching a checkpoint whatever the path.
+        for (int i = 0; i < OuterParameters.Count; i++)
+            if (!IsFinite(OuterParameters[i]))
+                throw new InvalidOperationException($"Worker {Rank}: global parameter {i} (θ̂) holds NaN or infinity; a checkpoint never stores a non-finite θ̂.");
         return new SharedWorkerState(
             OuterParameters.Select(TensorData.Of).ToArray(),
             _outer.Select(OptimizerStateData.Capture).ToArray(),

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.ML.DiLoCo.Communication;
+using Microsoft.ML.DiLoCo.Training.Optimizers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -26,11 +27,13 @@ internal sealed partial class DiLoCoWorker : IDisposable
     private readonly IReadOnlyList<Parameter> _live;   // θ_m
     private readonly ICollective _collective;
     private readonly WorkerSettings _settings;
-    private readonly optim.Optimizer? _inner;           // null when the caller drives the inner step
+    private readonly TensorOptimizer? _inner;          // null when the caller drives the inner step
     private readonly Parameter[] _global;              // θ̂, FP32, bit-identical on every worker
-    private readonly optim.Optimizer[] _outer;         // one per fragment: holds v[p]
+    private readonly TensorOptimizer[] _outer;         // one per fragment: holds v[p]
     private readonly FragmentBuffers[] _buffers;
     private readonly FragmentBuffers? _gradientBuffers; // data-parallel only
+    // α and 1 − α as Scalars that live as long as the worker (a temporary Scalar can be freed mid-op: TensorOptimizer).
+    private readonly Scalar _alpha, _oneMinusAlpha;
     private long _launches;                            // k: shared by construction, every worker counts the same
     private InFlightSync? _inflight;
 
@@ -53,6 +56,8 @@ internal sealed partial class DiLoCoWorker : IDisposable
         _live = parameters;
         _collective = collective;
         _settings = settings;
+        _alpha = settings.MixingAlpha.ToScalar();
+        _oneMinusAlpha = (1f - settings.MixingAlpha).ToScalar();
         var live = parameters;
         if (settings.Plan.ParameterCount != live.Count)
             throw new ArgumentException($"The fragment plan covers {settings.Plan.ParameterCount} parameters but the replica has {live.Count}.");
@@ -68,7 +73,7 @@ internal sealed partial class DiLoCoWorker : IDisposable
 
         if (settings.Algorithm == TrainingAlgorithm.DataParallel)
         {
-            _outer = Array.Empty<optim.Optimizer>();
+            _outer = Array.Empty<TensorOptimizer>();
             _buffers = Array.Empty<FragmentBuffers>();
             _gradientBuffers = new FragmentBuffers(Enumerable.Range(0, live.Count).ToArray(), live, WireCodecs.Create(WireFormat.Float32), errorFeedback: false);
         }
@@ -135,10 +140,9 @@ internal sealed partial class DiLoCoWorker : IDisposable
         using var scope = NewDisposeScope();
         if (_settings.Inner!.Schedule is { } schedule)
         {
-            double lr = schedule.At(t);
-            foreach (var group in _inner.ParamGroups) group.LearningRate = lr;
+            _inner.LearningRate = schedule.At(t);
         }
-        _inner.zero_grad();
+        _inner.ZeroGrad();
         var loss = _replica.NextLoss();
         loss.backward();
         double value = loss.item<float>();
@@ -151,7 +155,7 @@ internal sealed partial class DiLoCoWorker : IDisposable
             // skipped) so that the others are not left waiting, and steps on their average.
             if (_gradientBuffers is null)
             {
-                _inner.zero_grad();
+                _inner.ZeroGrad();
                 return 0;
             }
         }
@@ -160,7 +164,7 @@ internal sealed partial class DiLoCoWorker : IDisposable
         if (_gradientBuffers is not null) waited = AverageGradients(t);
         if (_settings.Inner.GradientClipNorm > 0)
             nn.utils.clip_grad_norm_(_live, _settings.Inner.GradientClipNorm);
-        _inner.step();
+        _inner.Step();
         return waited;
     }
 
@@ -175,7 +179,7 @@ internal sealed partial class DiLoCoWorker : IDisposable
         long sentBefore = _collective is MeteredCollective m ? m.BytesSent : 0;
         long receivedBefore = _collective is MeteredCollective m2 ? m2.BytesReceived : 0;
         var launched = Stopwatch.GetTimestamp();
-        var exchange = _collective.AllGatherAsync(payload);
+        var exchange = _collective.AllGatherSameLengthAsync(payload); // a peer's payload of another length is refused before allocation
         double exchangeSeconds = double.NaN;
         var finished = exchange.ContinueWith(_ => exchangeSeconds = Stopwatch.GetElapsedTime(launched).TotalSeconds, TaskContinuationOptions.ExecuteSynchronously);
         _inflight = new InFlightSync(p, t, _settings.Schedule.ApplyStepOf(t), exchange, finished, () => exchangeSeconds, sentBefore, receivedBefore);
@@ -190,38 +194,42 @@ internal sealed partial class DiLoCoWorker : IDisposable
         var buffers = _buffers[sync.Fragment];
 
         var waitStarted = Stopwatch.GetTimestamp();
-        var received = sync.Exchange.GetAwaiter().GetResult();
+        var received = Gathered(sync.Exchange, sync.LaunchStep, sync.Fragment);
         sync.Timing.GetAwaiter().GetResult();
         double waited = Stopwatch.GetElapsedTime(waitStarted).TotalSeconds;
         Statistics.CommunicationWaitSeconds += waited;
 
-        var contributions = FiniteContributions(received, out bool mineSkipped);
+        var contributions = FiniteContributions(received, sync.LaunchStep, sync.Fragment, out bool mineSkipped);
         var fragment = _settings.Plan.Fragments[sync.Fragment];
         using (NewDisposeScope())
         {
-            if (contributions.Length > 0) // all skipped: θ̂[p] and v[p] stay as they are
+            // FP32, fixed order: θ̂ identical everywhere. Nothing usable (all skipped): θ̂[p] and v[p] stay as they are.
+            if (AverageChecked(buffers, contributions, sync.LaunchStep, sync.Fragment))
             {
-                buffers.AverageInRankOrder(contributions, sync.Fragment);   // FP32, fixed order: θ̂ identical everywhere
                 buffers.WriteAsGradients(_global);
-                _outer[sync.Fragment].step();                           // v ← μv + Δ̄; θ̂ ← θ̂ − η(Δ̄ + μv)
+                _outer[sync.Fragment].Step();                           // v ← μv + Δ̄; θ̂ ← θ̂ − η(Δ̄ + μv)
+                ThrowIfGlobalNotFinite(fragment, sync.LaunchStep, sync.Fragment); // before θ̂ reaches a replica or a checkpoint
             }
             if (mineSkipped) ResetReplicaToGlobal();                    // this worker's replica went non-finite
-            else using (no_grad())
-            {
-                float alpha = _settings.MixingAlpha;
-                foreach (int i in fragment)
-                {
-                    var local = _live[i];
-                    if (alpha == 0f) local.copy_(_global[i]);           // α = 0: overwrite with the global value
-                    else local.mul_(alpha).add_(_global[i], 1f - alpha); // θ_m ← α·θ_m + (1 − α)·θ̂
-                }
-            }
+            else Merge(fragment);
         }
 
         long sent = 0, got = 0;
         if (_collective is MeteredCollective metered) { sent = metered.BytesSent - sync.SentBefore; got = metered.BytesReceived - sync.ReceivedBefore; }
         Statistics.Syncs.Add(new SyncRecord(sync.LaunchStep, sync.ApplyStep, sync.Fragment, sent, got, sync.ExchangeSeconds(), waited));
         return waited;
+    }
+
+    /// <summary>θ_m[p] ← α·θ_m[p] + (1 − α)·θ̂[p]; α = 0 overwrites with the global value.</summary>
+    private void Merge(int[] fragment)
+    {
+        using var _ = no_grad();
+        foreach (int i in fragment)
+        {
+            var local = _live[i];
+            if (_settings.MixingAlpha == 0f) local.copy_(_global[i]);
+            else local.mul_(_alpha).add_(_global[i], _oneMinusAlpha);
+        }
     }
 
     /// <summary>
@@ -236,12 +244,11 @@ internal sealed partial class DiLoCoWorker : IDisposable
         buffers.ReadGradients(parameters);
         var payload = EncodeOrSkip(buffers, t, "gradient");
         var started = Stopwatch.GetTimestamp();
-        var received = _collective.AllGatherAsync(payload).GetAwaiter().GetResult();
+        var received = Gathered(_collective.AllGatherSameLengthAsync(payload), t, fragment: -1);
         double waited = Stopwatch.GetElapsedTime(started).TotalSeconds;
         Statistics.CommunicationWaitSeconds += waited;
-        var contributions = FiniteContributions(received, out _);
-        if (contributions.Length > 0) buffers.AverageInRankOrder(contributions, fragment: -1);
-        else Array.Clear(buffers.Mean); // every worker's gradient was non-finite: a zero gradient
+        var contributions = FiniteContributions(received, t, fragment: -1, out _);
+        AverageChecked(buffers, contributions, t, fragment: -1); // nothing usable: Mean is zero, a zero gradient
         buffers.WriteAsGradients(parameters);
         return waited;
     }
@@ -259,9 +266,11 @@ internal sealed partial class DiLoCoWorker : IDisposable
         foreach (var b in _buffers) b.Dispose();
         _gradientBuffers?.Dispose();
         foreach (var g in _global) g.Dispose();
+        _alpha.Dispose();
+        _oneMinusAlpha.Dispose();
         _replica?.Dispose(); // the trainer's worker owns its replica; a caller-driven worker owns nothing of the caller's
     }
 
-    private sealed record InFlightSync(int Fragment, long LaunchStep, long ApplyStep, Task<ReadOnlyMemory<byte>[]> Exchange,
+    private sealed record InFlightSync(int Fragment, long LaunchStep, long ApplyStep, Task<PeerPayload[]> Exchange,
         Task Timing, Func<double> ExchangeSeconds, long SentBefore, long ReceivedBefore);
 }

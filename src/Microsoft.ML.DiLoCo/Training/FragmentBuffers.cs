@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using Microsoft.ML.DiLoCo.Communication;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -62,7 +62,10 @@ internal sealed class FragmentBuffers : IDisposable
         for (int j = 0; j < _parameterIndices.Length; j++)
         {
             int i = _parameterIndices[j];
-            _staging[j].copy_(global[i]).sub_(local[i]);
+            if (global[i].device_type == DeviceType.CPU && local[i].device_type == DeviceType.CPU)
+                _staging[j].copy_(global[i]).sub_(local[i]);  // in place: no allocation per sync
+            else
+                _staging[j].copy_(global[i].sub(local[i]));   // on the replica's device (a CPU buffer cannot take a CUDA operand), then one copy
             CopyOut(j);
         }
     }
@@ -92,19 +95,36 @@ internal sealed class FragmentBuffers : IDisposable
         }
     }
 
-    /// <summary>Mean ← (1/M) Σ_m deQ(received_m), summed in rank order so every worker gets the same bits.</summary>
-    public void AverageInRankOrder(ReadOnlyMemory<byte>[] received, int fragment)
+    /// <summary>
+    /// Mean ← (1/n) Σ deQ(payload) over the <paramref name="contributions"/> that decode to finite values, summed in rank order so
+    /// every worker gets the same bits. A payload the codec refuses (NaN, infinity, a corrupt FP4 scale) is left out when
+    /// <paramref name="skipRefused"/>, else refused with a <see cref="PeerPayloadException"/> naming its sender, the step and the
+    /// fragment. Returns n, the number averaged (Mean is zero when n = 0).
+    /// </summary>
+    public int AverageInRankOrder(IReadOnlyList<PeerPayload> contributions, long step, int fragment, bool skipRefused)
     {
         Array.Clear(Mean);
-        for (int m = 0; m < received.Length; m++)
+        int averaged = 0;
+        foreach (var (sender, bytes) in contributions)
         {
-            if (received[m].Length != Payload.Length)
-                throw new InvalidOperationException(
-                    $"Worker {m} sent {received[m].Length} bytes for fragment {fragment} where {Payload.Length} were expected: the workers disagree on the model or the fragment schedule.");
-            _codec.Decode(received[m].Span, _decoded);
+            // The collective checked the lengths already; this guards the codec against a collective that did not.
+            PeerPayloads.ThrowIfLengthDiffers(sender, $"worker {sender}", bytes.Length, Payload.Length, step, fragment);
+            try
+            {
+                _codec.Decode(bytes.Span, _decoded);
+            }
+            catch (ArgumentException e)
+            {
+                if (skipRefused) continue;
+                throw new PeerPayloadException(sender, $"worker {sender}", e.Message + " Nothing of it reached θ̂ (NonFiniteValuePolicy.SkipContribution would leave it out and go on).", step, fragment, e);
+            }
+
             TensorPrimitives.Add(Mean, _decoded, Mean);
+            averaged++;
         }
-        TensorPrimitives.Divide(Mean, received.Length, Mean);
+
+        if (averaged > 0) TensorPrimitives.Divide(Mean, averaged, Mean);
+        return averaged;
     }
 
     /// <summary>Writes <see cref="Mean"/> into the .grad of each parameter of the fragment (creating it if absent).</summary>

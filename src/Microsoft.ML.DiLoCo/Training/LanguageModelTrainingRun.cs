@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.ML.DiLoCo.Communication;
 using Microsoft.ML.DiLoCo.Data;
 using Microsoft.ML.DiLoCo.Model;
+using Microsoft.ML.DiLoCo.Numerics;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -20,7 +21,7 @@ internal static class LanguageModelTrainingRun
 {
     public static (TransformerLanguageModel Model, TrainingReport Report) Train(
         StreamingDiLoCoTrainer.Options o, int vocabularySize, PackedWindows train, PackedWindows? validation, int seed,
-        Action<string>? log = null, Action<TrainingProgress>? progress = null)
+        IReadOnlyList<Tensor>? initialWeights = null, Action<string>? log = null, Action<TrainingProgress>? progress = null)
     {
         var (fragments, overlap, alpha) = StreamingDiLoCoTrainer.Validate(o);
         var devices = WorkerDevices.Parse(o.Devices);
@@ -35,10 +36,11 @@ internal static class LanguageModelTrainingRun
         // θ0: one initialisation, copied into every worker; this module ends up holding the fitted θ̂.
         torch.manual_seed(seed);
         var result = new TransformerLanguageModel(o.Model, vocabularySize);
+        string start = StartFrom(result, initialWeights);
         var names = result.named_parameters().Select(p => p.name).ToArray();
         if (collectives.Mpi is { } mpi)
         {
-            try { RankConsistency.Check(mpi, RankConsistency.Describe(o, vocabularySize, result.ParameterCount, train, validation, seed)); }
+            try { RankConsistency.Check(mpi, RankConsistency.Describe(o, vocabularySize, result.ParameterCount, train, validation, seed, start)); }
             catch { result.Dispose(); throw; } // every rank sees the same descriptions, so every rank throws here: no abort needed
             try
             {
@@ -54,7 +56,7 @@ internal static class LanguageModelTrainingRun
         var schedule = o.Algorithm == TrainingAlgorithm.DataParallel ? new SyncSchedule(1, 1, 0) : new SyncSchedule(o.InnerSteps, fragments, overlap);
         var lr = new LearningRateSchedule(o.InnerLearningRate, Math.Min(o.WarmupSteps, o.TrainingSteps), o.TrainingSteps, o.InnerLearningRate * o.MinimumLearningRateRatio);
         var settings = new WorkerSettings(o.Algorithm, schedule, plan, alpha, WireCodecs.Create(o.WireFormat, o.Float4BlockSize), o.ErrorFeedback,
-            InnerOptimization.AdamW(names, lr, o.Beta1, o.Beta2, o.WeightDecay, o.GradientClipNorm),
+            InnerOptimization.AdamW(lr, o.Beta1, o.Beta2, o.WeightDecay, o.GradientClipNorm),
             OuterOptimization.Nesterov(o.OuterLearningRate, o.OuterMomentum), o.NonFiniteValuePolicy);
         log?.Invoke($"{o.Algorithm}: {result.ParameterCount:N0} parameters, {m} workers" +
                     (collectives.ProcessCount > 1 ? $" on {collectives.ProcessCount} MPI ranks" : $" on {string.Join(", ", devices.Select(d => d.ToString()))}") + ", " +
@@ -69,7 +71,7 @@ internal static class LanguageModelTrainingRun
             for (int l = 0; l < local; l++)
             {
                 int r = first + l; // the global worker index decides device, shard and sampling seed
-                var device = WorkerDevices.Of(devices, l);
+                var device = WorkerDevices.Of(devices, WorkerDevices.SlotOf(l, local, collectives.Mpi is not null, Environment.GetEnvironmentVariable));
                 var replicaModel = new TransformerLanguageModel(o.Model, vocabularySize);
                 replicaModel.to(device);
                 var sampler = new BatchSampler(train, shards[r], o.BatchSize, unchecked(seed * 7919 + r + 1));
@@ -81,7 +83,7 @@ internal static class LanguageModelTrainingRun
             // Checkpoints: restore before the loop; written from the after-step callback (Checkpointing/RunCheckpoints.cs).
             var checkpoints = o.CheckpointDirectory is null ? null : new Checkpointing.RunCheckpoints(o, workers,
                 o.Algorithm == TrainingAlgorithm.DataParallel ? null : schedule,
-                Checkpointing.OptionsFingerprint.Of(o, vocabularySize, result.ParameterCount, train, validation), seed, first, points, log, collectives.Mpi, m);
+                Checkpointing.OptionsFingerprint.Of(o, vocabularySize, result.ParameterCount, train, validation, start), seed, first, points, log, collectives.Mpi, m);
             long resumedStep = resume is { } r0 && checkpoints is not null ? checkpoints.Resume(r0.Checkpoint, r0.Path, m) : 0;
             resume?.Checkpoint.Dispose(); // restored: its tensors were read from the file(s) it keeps open
             // OnWorkerFailure (docs/reliability.md): which workers still train, and which one evaluates θ̂ (worker 0 until it is dropped).
@@ -95,6 +97,8 @@ internal static class LanguageModelTrainingRun
                     : "No checkpoint was written before the failure.";
             }
             double evaluationSeconds = 0;
+            var metrics = new TrainingMetrics.Recorder(metered, workers[0].Statistics); // dotnet-counters, OpenTelemetry
+            long resumedTokens = workers[0].Statistics.Tokens; // a resumed run's throughput counts only its own tokens
             void Evaluate(long step, int lead)
             {
                 if (evaluator is null) return;
@@ -102,6 +106,7 @@ internal static class LanguageModelTrainingRun
                 CopyInto(workers[lead].OuterParameters, result);
                 double loss = evaluator.Evaluate(result, CPU);
                 points.Add(new ValidationPoint(step, loss, Math.Exp(loss), evaluator.TokenCount));
+                metrics.Validation(loss);
                 evaluationSeconds += Stopwatch.GetElapsedTime(started).TotalSeconds;
                 log?.Invoke($"step {step}: validation loss of θ̂ {loss:F4} (perplexity {Math.Exp(loss):F2})");
             }
@@ -114,12 +119,12 @@ internal static class LanguageModelTrainingRun
                 bool evaluates = t % o.EvaluationInterval == 0 && t < o.TrainingSteps;
                 if (!live.Leads(localIndex, t, settle: evaluates)) return;
                 if (evaluates) Evaluate(t, localIndex);
-                if (progress is not null) // every step: a small record; the listener decides what to show
-                {
-                    var stats = workers[localIndex].Statistics;
-                    double seconds = clock.Elapsed.TotalSeconds - evaluationSeconds;
-                    progress(new TrainingProgress(t, o.TrainingSteps, stats.Losses[^1], stats.Tokens * m / Math.Max(seconds, 1e-9), metered[localIndex].BytesSent, clock.Elapsed));
-                }
+                // Every step: a small record; the listeners (progress, metrics) decide what to show.
+                var stats = workers[localIndex].Statistics;
+                double tokensPerSecond = (stats.Tokens - resumedTokens) * m / Math.Max(clock.Elapsed.TotalSeconds - evaluationSeconds, 1e-9);
+                metrics.Step(stats, tokensPerSecond);
+                progress?.Invoke(new TrainingProgress(t, o.TrainingSteps, stats.Losses[^1], tokensPerSecond, metered[localIndex].BytesSent, clock.Elapsed)
+                    { ValidationLoss = points.Count > 0 ? points[^1].Loss : double.NaN });
             };
             WorkerThreads.Run(workers, o.TrainingSteps, collectives.Abort, checkpoints is null ? observe : checkpoints.Around(observe, metered),
                 checkpoints is null ? o.CancellationToken : CancellationToken.None, // with checkpoints, cancellation stops at a checkpoint
@@ -168,6 +173,7 @@ internal static class LanguageModelTrainingRun
                 Rank = collectives.ProcessRank,
                 Ranks = collectives.ProcessCount,
             };
+            metrics.Finish(workers[lead].Statistics, report);
             return (result, report);
         }
         catch (Exception e)
@@ -209,14 +215,15 @@ internal static class LanguageModelTrainingRun
         double replica0 = evaluator.Evaluate(probe, CPU);
         using (no_grad())
         {
+            using var count = workers.Length.ToScalar();
             var parameters = probe.parameters().ToArray();
             for (int i = 0; i < parameters.Length; i++)
             {
                 using var scope = NewDisposeScope();
                 parameters[i].zero_();
                 // Summed in worker order in FP32, then divided: the same mean whatever the threads did.
-                foreach (var w in workers) parameters[i].add_(w.ReplicaParameters[i].to(ScalarType.Float32, CPU));
-                parameters[i].div_(workers.Length);
+                foreach (var w in workers) parameters[i].add_(w.ReplicaParameters[i].to(ScalarType.Float32, CPU), ConstantScalars.One);
+                parameters[i].div_(count);
             }
         }
         double mean = evaluator.Evaluate(probe, CPU);
@@ -230,4 +237,17 @@ internal static class LanguageModelTrainingRun
         var parameters = target.parameters().ToArray();
         for (int i = 0; i < parameters.Length; i++) parameters[i].copy_(source[i]);
     }
+
+    /// <summary>θ0 ← the fine-tuning weights when given (shapes checked by the edge); returns "random" or their digest.</summary>
+    private static string StartFrom(TransformerLanguageModel model, IReadOnlyList<Tensor>? initialWeights)
+    {
+        if (initialWeights is null) return "random";
+        var parameters = model.parameters().ToArray();
+        if (parameters.Length != initialWeights.Count)
+            throw new ArgumentException($"The model to fine-tune has {initialWeights.Count} parameters; this architecture has {parameters.Length}.", nameof(initialWeights));
+        using (no_grad())
+            for (int i = 0; i < parameters.Length; i++) parameters[i].copy_(initialWeights[i]);
+        return ParameterDigest.Of(parameters);
+    }
+
 }

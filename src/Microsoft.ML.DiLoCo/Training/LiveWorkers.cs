@@ -133,8 +133,10 @@ internal sealed class LiveWorkers
         int worker = FirstWorker + local;
         if (Policy == WorkerFailurePolicy.Fail)
         {
-            // TrainingDivergedException already names worker, step and quantity, and is NonFiniteValuePolicy.Stop's documented type.
-            if (error is TrainingDivergedException) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(error).Throw();
+            // TrainingDivergedException already names worker, step and quantity, and is NonFiniteValuePolicy.Stop's documented type;
+            // PeerPayloadException names the peer that sent the bad payload: wrapping either would blame this worker instead.
+            if (error is TrainingDivergedException or Communication.PeerPayloadException)
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(error).Throw();
             throw new WorkerFailedException(worker, t, error);
         }
 

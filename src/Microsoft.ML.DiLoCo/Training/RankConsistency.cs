@@ -21,11 +21,13 @@ internal static class RankConsistency
         nameof(StreamingDiLoCoTrainer.Options.CancellationToken),
         nameof(StreamingDiLoCoTrainer.Options.ValidationSet),   // described by its windows below
         nameof(StreamingDiLoCoTrainer.Options.ExchangeTimeoutSeconds),
+        nameof(StreamingDiLoCoTrainer.Options.InitialModel),     // described by the digest of the weights below
+        nameof(StreamingDiLoCoTrainer.Options.InitialModelPath), // (a path may differ between machines; the weights may not)
     };
 
     /// <summary>The canonical description: options (per-rank ones excluded), model shape and data fingerprints.</summary>
     public static string Describe(StreamingDiLoCoTrainer.Options o, int vocabularySize, long parameterCount,
-        PackedWindows train, PackedWindows? validation, int seed)
+        PackedWindows train, PackedWindows? validation, int seed, string initialWeights)
     {
         var lines = new List<string>();
         foreach (var field in typeof(StreamingDiLoCoTrainer.Options).GetFields(BindingFlags.Public | BindingFlags.Instance).OrderBy(f => f.Name, StringComparer.Ordinal))
@@ -36,6 +38,7 @@ internal static class RankConsistency
         foreach (var property in typeof(TransformerOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance).OrderBy(p => p.Name, StringComparer.Ordinal))
             lines.Add($"Model.{property.Name} = {Format(property.GetValue(o.Model))}");
         lines.Add($"effective seed = {seed}");
+        if (initialWeights != "random") lines.Add($"initial weights = {initialWeights}"); // absent for a random start: older checkpoints still match
         lines.Add($"vocabulary size = {vocabularySize}");
         lines.Add($"parameter count = {parameterCount}");
         lines.Add($"training data = {Fingerprint(train)}");

@@ -58,7 +58,10 @@ internal sealed class WorkerCollectives : IDisposable
         return new WorkerCollectives(local.Members, mpi, local, mpi.Rank, mpi.Size, o.NumberOfWorkers, link);
     }
 
-    /// <summary>A worker failed: make the others fail instead of waiting for it.</summary>
+    /// <summary>How long a failed rank's host has to see the exception before the MPI job is aborted (see MpiRuntime.AbortJobSoon).</summary>
+    public static readonly TimeSpan MpiAbortGrace = TimeSpan.FromSeconds(2);
+
+    /// <summary>A worker failed: make the others fail instead of waiting for it (under MPI: end the whole job within seconds).</summary>
     public void Abort(Exception reason)
     {
         // Under MPI the ranks that stop at an agreed checkpoint throw together with nothing in flight: not a failure.
@@ -66,8 +69,9 @@ internal sealed class WorkerCollectives : IDisposable
         _failed = true;
         if (Mpi is not null)
         {
-            MpiRuntime.MarkFailed(reason.Message); // the exit aborts the job; other ranks stop then (or at their watchdog)
-            _local?.Abort(reason);                 // this rank's other workers stop waiting for the failed one
+            // The other ranks wait inside MPI for this one: only MPI_Abort stops them, also if the host catches the exception.
+            MpiRuntime.AbortJobSoon($"rank {ProcessRank} failed: {reason.Message}", MpiAbortGrace);
+            _local?.Abort(reason); // this rank's other workers stop waiting for the failed one
         }
         else ((InProcessCollective)_raw[0]).Abort(reason);
     }

@@ -34,4 +34,31 @@ internal static class WorkerDevices
 
     /// <summary>The device of worker <paramref name="worker"/>: round-robin over the list.</summary>
     public static torch.Device Of(torch.Device[] devices, int worker) => devices[worker % devices.Length];
+
+    /// <summary>
+    /// Variables in which MPI launchers give a process its index among the processes on the same machine: Open MPI's
+    /// mpirun, Slurm's srun, and MPICH / Intel MPI's Hydra.
+    /// </summary>
+    public static readonly string[] LocalRankVariables = { "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID" };
+
+    /// <summary>
+    /// The slot in the device list of local worker <paramref name="localWorker"/> of this process: with several MPI ranks
+    /// on one machine, rank r's workers take the slots after those of ranks 0..r−1 on that machine, so "cuda:0, cuda:1"
+    /// with two ranks of one worker each puts one rank on each GPU (not both on cuda:0). In-process, or when no launcher
+    /// variable is set, the local worker index.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A launcher variable holds something other than a non-negative integer.</exception>
+    public static int SlotOf(int localWorker, int workersPerProcess, bool underMpi, Func<string, string?> environment)
+    {
+        if (!underMpi) return localWorker;
+        foreach (string name in LocalRankVariables)
+        {
+            string? value = environment(name);
+            if (value is null) continue;
+            if (!int.TryParse(value, out int localRank) || localRank < 0)
+                throw new InvalidOperationException($"The MPI launcher set {name} = \"{value}\", which is not a local rank; the device of each rank cannot be chosen.");
+            return localRank * workersPerProcess + localWorker;
+        }
+        return localWorker;
+    }
 }

@@ -35,7 +35,7 @@ internal static class WorkerThreads
         {
             throw live.WithCheckpointNote(e); // once every thread has stopped, no checkpoint is still being written
         }
-        catch (TrainingDivergedException)
+        catch (Exception e) when (e is TrainingDivergedException or PeerPayloadException)
         {
             live.LogCheckpointNote(); // its message is its own: the checkpoint to resume from goes to the log
             throw;
@@ -125,7 +125,9 @@ internal static class WorkerThreads
                 catch (Exception e)
                 {
                     errors[rank] = e;
-                    abortGroup(new InvalidOperationException($"Worker {rank} failed: {e.Message}", e));
+                    // A worker's own failure already names the worker (by its global index) and the step.
+                    abortGroup(e is WorkerFailedException or TrainingDivergedException or PeerPayloadException
+                        ? e : new InvalidOperationException($"Worker {rank} failed: {e.Message}", e));
                 }
             }, maxStackSize: 16 * 1024 * 1024) { IsBackground = true, Name = $"DiLoCo worker {r}" };
             threads[r].Start();

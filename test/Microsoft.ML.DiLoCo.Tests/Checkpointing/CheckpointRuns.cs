@@ -37,7 +37,7 @@ internal static class CheckpointRuns
     /// <param name="onLog">Sees each log message as it is written (e.g. to time it).</param>
     public static (float[] Global, TrainingReport Report) Train(StreamingDiLoCoTrainer.Options o, List<string>? log = null, Action<long>? afterStep = null, Action<string>? onLog = null)
     {
-        var (model, report) = LanguageModelTrainingRun.Train(o, 257, Windows, null, o.Seed ?? 0,
+        var (model, report) = LanguageModelTrainingRun.Train(o, 257, Windows, null, o.Seed ?? 0, initialWeights: null,
             message => { onLog?.Invoke(message); lock (log ?? new List<string>()) log?.Add(message); },
             p => afterStep?.Invoke(p.Step));
         using (model)

@@ -68,10 +68,7 @@ public sealed class CliBadInputTests
         Assert.AreEqual(ExitCodes.BadInput, folder.Run().ExitCode);
         Assert.AreEqual(ExitCodes.Success, folder.Run("help").ExitCode);
         StringAssert.Contains(folder.Run("fit").Errors, "unknown command 'fit'");
-        StringAssert.Contains(folder.Run("train").Errors, "--config is required");
-        var flag = folder.Run("train", "--config", "x.json", "--steps", "3");
-        Assert.AreEqual(ExitCodes.BadInput, flag.ExitCode);
-        StringAssert.Contains(flag.Errors, "unknown flag --steps");
+        StringAssert.Contains(folder.Run("train").Errors, "Option '--config' is required.");
         var value = folder.Run("generate", "--model", "m.zip", "--prompt", "hi", "--top-p", "1.5");
         Assert.AreEqual(ExitCodes.BadInput, value.ExitCode);
         StringAssert.Contains(value.Errors, "--top-p must be a number in (0, 1]");

@@ -48,6 +48,27 @@ public sealed class BFloat16WireCodecTests
     }
 
     [TestMethod]
+    public void DecodingRefusesNaNAndInfinityFromAPeerNamingTheIndex()
+    {
+        var codec = new BFloat16WireCodec();
+        foreach (ushort bad in new ushort[] { 0x7FC0, 0x7F80, 0xFF80 })
+        {
+            byte[] wire = [0x80, 0x3F, (byte)bad, (byte)(bad >> 8)];
+            var error = Assert.ThrowsExactly<ArgumentException>(() => codec.Decode(wire, new float[2]));
+            StringAssert.StartsWith(error.Message, "the value at index 1 decodes to ");
+        }
+    }
+
+    [TestMethod]
+    public void AFiniteValueThatWouldTravelAsInfinityIsRejected()
+    {
+        var codec = new BFloat16WireCodec();
+        var error = Assert.ThrowsExactly<ArgumentException>(() => codec.Encode([1f, -3.4e38f], new byte[4]));
+        StringAssert.Contains(error.Message, "index 1");
+        StringAssert.Contains(error.Message, "beyond the largest bfloat16");
+    }
+
+    [TestMethod]
     public void NaNIsRejectedNamingTheIndex()
     {
         var codec = new BFloat16WireCodec();

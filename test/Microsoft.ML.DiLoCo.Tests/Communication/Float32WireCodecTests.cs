@@ -45,6 +45,19 @@ public sealed class Float32WireCodecTests
     }
 
     [TestMethod]
+    public void DecodingRefusesNaNAndInfinityFromAPeerNamingTheIndex()
+    {
+        var codec = new Float32WireCodec();
+        foreach (float bad in new[] { float.NaN, float.PositiveInfinity, float.NegativeInfinity })
+        {
+            byte[] wire = new byte[12];
+            BitConverter.TryWriteBytes(wire.AsSpan(8), bad);
+            var error = Assert.ThrowsExactly<ArgumentException>(() => codec.Decode(wire, new float[3]));
+            StringAssert.StartsWith(error.Message, $"the value at index 2 decodes to {bad}");
+        }
+    }
+
+    [TestMethod]
     public void WrongBufferLengthsAreRejected()
     {
         var codec = new Float32WireCodec();

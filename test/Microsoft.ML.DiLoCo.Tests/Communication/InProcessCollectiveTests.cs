@@ -150,6 +150,28 @@ public sealed class InProcessCollectiveTests
     }
 
     [TestMethod]
+    public async Task SameLengthGatherNamesEachSenderAlsoAfterAMemberLeft()
+    {
+        ICollective[] group = InProcessCollective.CreateGroup(3);
+        ((InProcessCollective)group[1]).Leave();
+        Task<PeerPayload[]> first = group[0].AllGatherSameLengthAsync(new byte[] { 1, 1 });
+        PeerPayload[] gathered = await group[2].AllGatherSameLengthAsync(new byte[] { 3, 3 }).WaitAsync(Patience);
+        CollectionAssert.AreEqual(new[] { 0, 2 }, gathered.Select(p => p.Sender).ToArray(), "ranks are not renumbered");
+        CollectionAssert.AreEqual(new byte[] { 3, 3 }, gathered[1].Bytes.ToArray());
+        await first.WaitAsync(Patience);
+    }
+
+    [TestMethod]
+    public async Task SameLengthGatherRefusesAPayloadOfAnotherLengthNamingItsSender()
+    {
+        ICollective[] group = InProcessCollective.CreateGroup(3);
+        Task<PeerPayload[]>[] calls = { group[0].AllGatherSameLengthAsync(new byte[4]), group[1].AllGatherSameLengthAsync(new byte[4]), group[2].AllGatherSameLengthAsync(new byte[5]) };
+        var error = await Assert.ThrowsExactlyAsync<PeerPayloadException>(() => calls[0].WaitAsync(Patience));
+        Assert.AreEqual(2, error.Sender);
+        StringAssert.StartsWith(error.Message, "Worker 2 sent a payload that was refused: it declared 5 bytes where every payload of this exchange has 4");
+    }
+
+    [TestMethod]
     public async Task AGroupOfOneGathersItsOwnPayload()
     {
         ICollective[] group = InProcessCollective.CreateGroup(1);

@@ -50,6 +50,34 @@ public sealed class EvaluateTests
         Assert.AreEqual(m.Loss / Math.Log(2), m.BitsPerByte, 1e-9);
     }
 
+    private sealed class ScoredWithoutText
+    {
+        public float Loss { get; set; }
+        public int TokenCount { get; set; }
+    }
+
+    private sealed class ScoredWithNumericText
+    {
+        public float Text { get; set; }
+        public float Loss { get; set; }
+        public int TokenCount { get; set; }
+    }
+
+    // On the old code both returned metrics with BitsPerByte = NaN and no word about the column.
+    [TestMethod]
+    public void AMissingOrNonTextTextColumnIsNamed()
+    {
+        var ml = new MLContext(seed: 1);
+        var withoutText = ml.Data.LoadFromEnumerable(new[] { new ScoredWithoutText { Loss = 1f, TokenCount = 4 } });
+        var e = Assert.Throws<ArgumentException>(() => ml.LanguageModeling().Evaluate(withoutText));
+        StringAssert.Contains(e.Message, "'Text'");
+        e = Assert.Throws<ArgumentException>(() => ml.LanguageModeling().Evaluate(withoutText, textColumnName: "Body"));
+        StringAssert.Contains(e.Message, "'Body'");
+        var numericText = ml.Data.LoadFromEnumerable(new[] { new ScoredWithNumericText { Text = 2f, Loss = 1f, TokenCount = 4 } });
+        e = Assert.Throws<ArgumentException>(() => ml.LanguageModeling().Evaluate(numericText));
+        StringAssert.Contains(e.Message, "'Text'");
+    }
+
     [TestMethod]
     public void MissingScoreColumnsAreNamed()
     {

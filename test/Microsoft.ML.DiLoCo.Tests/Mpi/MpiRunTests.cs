@@ -113,4 +113,21 @@ public sealed class MpiRunTests
         Assert.IsTrue(outcome.Elapsed < TimeSpan.FromSeconds(30), $"the job ended {outcome.Elapsed.TotalSeconds:F1} s after start");
         Assert.IsFalse(outcome.Lines.Any(l => l.TryGetProperty("checksum", out _)), "no rank claims to have finished");
     }
+
+    [TestMethod]
+    public void ARankThatFailsEndsTheJobWithinSecondsEvenWhenItsHostCatchesTheExceptionAndKeepsRunning()
+    {
+        // Rank 1's worker throws at step 5; its host prints the exception and would sleep 60 s. The exchange timeout (600 s) is not
+        // what ends the job: the failed rank aborts it (MPI_Abort) a moment after Fit threw.
+        var outcome = MpiLauncher.UnderMpi(2, "transport=mpi", "steps=1000", "failOnRank=1", "failAtStep=5", "keepRunningMs=60000", "timeout=600");
+        var ended = DateTimeOffset.UtcNow;
+        Assert.AreNotEqual(0, outcome.ExitCode, outcome.Output);
+        var failed = outcome.Lines.Single(l => l.TryGetProperty("error", out _));
+        Assert.AreEqual("1", failed.GetProperty("rank").GetString(), "the failed rank's host saw the exception");
+        StringAssert.StartsWith(failed.GetProperty("message").GetString(), "Worker 1 failed at step 5: InvalidOperationException: injected fault");
+        StringAssert.Contains(outcome.Output, "aborting the job: rank 1 failed: Worker 1 failed at step 5");
+        var afterFailure = ended - DateTimeOffset.FromUnixTimeMilliseconds(failed.GetProperty("atUnixMs").GetInt64());
+        Assert.IsTrue(afterFailure < TimeSpan.FromSeconds(15), $"the job ended {afterFailure.TotalSeconds:F1} s after the failure ({outcome.Elapsed.TotalSeconds:F1} s in all)");
+        Assert.IsFalse(outcome.Lines.Any(l => l.TryGetProperty("checksum", out _)), "no rank claims to have finished");
+    }
 }

@@ -8,6 +8,7 @@ using Microsoft.ML.DiLoCo.Tests.EndToEnd;
 using Microsoft.ML.DiLoCo.Tests.Training;
 using Microsoft.ML.DiLoCo.Tokenization;
 using Microsoft.ML.DiLoCo.Training;
+using Microsoft.ML.DiLoCo.Training.Optimizers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -149,7 +150,7 @@ public sealed class WorkerFailureTests
     public void ContinueDropsTheWorkerAndTheSyncsAverageTheLiveWorkersExactly(float alpha, int tau, long failStep)
     {
         const int Steps = 12;
-        var settings = EngineHarness.GoldenSettings(alpha, tau) with { Inner = new InnerOptimization(ps => optim.SGD(ps, 1.0)) };
+        var settings = EngineHarness.GoldenSettings(alpha, tau) with { Inner = new InnerOptimization(ps => new SgdOptimizer(ps, 1.0)) };
         var run = RunEngine(settings, Steps, (r, t) => r == 1 && t == failStep ? new InvalidOperationException("injected fault") : null);
         try
         {
@@ -182,7 +183,7 @@ public sealed class WorkerFailureTests
         // Worker 1's loss is NaN at step 4 under NonFiniteValuePolicy.Stop: its TrainingDivergedException drops it before it sends.
         // Mean gradient: (2 + 4 + 12)/3 = 6 for steps 1–3, (2 + 12)/2 = 7 from step 4: the weights are 1 − 3·6 − 5·7 = −52 after 8 steps.
         var settings = new WorkerSettings(TrainingAlgorithm.DataParallel, new SyncSchedule(1, 1, 0), FragmentPlan.Explicit(2, new[] { 0, 1 }), 0f,
-            WireCodecs.Create(WireFormat.Float32), ErrorFeedback: false, new InnerOptimization(ps => optim.SGD(ps, 1.0)), OuterOptimization.Nesterov(0.7, 0.9));
+            WireCodecs.Create(WireFormat.Float32), ErrorFeedback: false, new InnerOptimization(ps => new SgdOptimizer(ps, 1.0)), OuterOptimization.Nesterov(0.7, 0.9));
         var run = RunEngine(settings, 8, fault: null, replicaOf: r => new ScaledGradientReplica(Gradients[r], nanLossAtStep: r == 1 ? 4 : -1));
         try
         {
@@ -206,7 +207,7 @@ public sealed class WorkerFailureTests
     [TestMethod]
     public void WhenEveryWorkerFailsTheRunThrowsNamingEachOfThem()
     {
-        var settings = EngineHarness.GoldenSettings(0.5f, tau: 1) with { Inner = new InnerOptimization(ps => optim.SGD(ps, 1.0)) };
+        var settings = EngineHarness.GoldenSettings(0.5f, tau: 1) with { Inner = new InnerOptimization(ps => new SgdOptimizer(ps, 1.0)) };
         var e = Assert.ThrowsExactly<WorkerFailedException>(() => RunEngine(settings, 12, (r, t) => t == 2 + 3 * r ? new OutOfMemoryException($"fault {r}") : null));
         CollectionAssert.AreEqual(new[] { 0, 1, 2 }, e.Failures.Select(f => f.Worker).ToArray());
         CollectionAssert.AreEqual(new[] { 2L, 5L, 8L }, e.Failures.Select(f => f.Step).ToArray());
@@ -218,7 +219,7 @@ public sealed class WorkerFailureTests
     [TestMethod]
     public void FailStopsEveryWorkerWithAnExceptionNamingTheWorkerTheStepAndTheCause()
     {
-        var settings = EngineHarness.GoldenSettings(0.5f, tau: 1) with { Inner = new InnerOptimization(ps => optim.SGD(ps, 1.0)) };
+        var settings = EngineHarness.GoldenSettings(0.5f, tau: 1) with { Inner = new InnerOptimization(ps => new SgdOptimizer(ps, 1.0)) };
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var cause = new OutOfMemoryException("injected fault");
         var e = Assert.ThrowsExactly<WorkerFailedException>(() => RunEngine(settings, 30, (r, t) => r == 2 && t == 7 ? cause : null, policy: WorkerFailurePolicy.Fail));
@@ -266,7 +267,7 @@ public sealed class WorkerFailureTests
     private static (float[] Global, TrainingReport Report, List<string> Log) Train(StreamingDiLoCoTrainer.Options o, bool validate = false)
     {
         var log = new List<string>();
-        var (model, report) = LanguageModelTrainingRun.Train(o, 257, Text.Train, validate ? Text.Validation : null, o.Seed ?? 0,
+        var (model, report) = LanguageModelTrainingRun.Train(o, 257, Text.Train, validate ? Text.Validation : null, o.Seed ?? 0, initialWeights: null,
             message => { lock (log) log.Add(message); });
         using (model)
             return (model.parameters().SelectMany(p => p.data<float>().ToArray()).ToArray(), report, log);

@@ -1,6 +1,7 @@
 using Microsoft.ML.DiLoCo.Communication;
 using Microsoft.ML.DiLoCo.Tests.EndToEnd;
 using Microsoft.ML.DiLoCo.Training;
+using Microsoft.ML.DiLoCo.Training.Optimizers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -33,8 +34,8 @@ public sealed class DataParallelTests
         0f,
         WireCodecs.Create(WireFormat.Float32),
         ErrorFeedback: false,
-        adam ? new InnerOptimization(ps => optim.AdamW(ps, 0.05, 0.9, 0.95, 1e-8, 0.01), LearningRateSchedule.Constant(0.05), clipNorm)
-             : new InnerOptimization(ps => optim.SGD(ps, 0.05), LearningRateSchedule.Constant(0.05), clipNorm),
+        adam ? new InnerOptimization(ps => new AdamWOptimizer(ps, 0.05, 0.9, 0.95, 1e-8, 0.01), LearningRateSchedule.Constant(0.05), clipNorm)
+             : new InnerOptimization(ps => new SgdOptimizer(ps, 0.05), LearningRateSchedule.Constant(0.05), clipNorm),
         OuterOptimization.Nesterov(0.7, 0.9));
 
     [TestMethod]

@@ -1,5 +1,6 @@
 using Microsoft.ML.DiLoCo.Communication;
 using Microsoft.ML.DiLoCo.Training;
+using Microsoft.ML.DiLoCo.Training.Optimizers;
 using TorchSharp;
 
 namespace Microsoft.ML.DiLoCo.Tests.Training;
@@ -8,11 +9,12 @@ namespace Microsoft.ML.DiLoCo.Tests.Training;
 internal static class EngineHarness
 {
     /// <returns>trace[rank][t] = replica weights after t steps (t = 0 is the start); global[rank][t] = θ̂.</returns>
+    /// <param name="wrap">Puts something between a worker (by rank) and its collective, e.g. a faulty peer; null: nothing.</param>
     public static (float[][][] Replica, float[][][] Global, DiLoCoWorker[] Workers) Run(
-        Func<int, IReplica> replicaOf, int workers, WorkerSettings settings, int steps)
+        Func<int, IReplica> replicaOf, int workers, WorkerSettings settings, int steps, Func<int, ICollective, ICollective>? wrap = null)
     {
         var group = InProcessCollective.CreateGroup(workers);
-        var metered = group.Select(c => new MeteredCollective(c)).ToArray();
+        var metered = group.Select((c, r) => new MeteredCollective(wrap is null ? c : wrap(r, c))).ToArray();
         var all = Enumerable.Range(0, workers).Select(r => new DiLoCoWorker(r, replicaOf(r), metered[r], settings)).ToArray();
         var replica = new float[workers][][];
         var global = new float[workers][][];
@@ -47,6 +49,6 @@ internal static class EngineHarness
         alpha,
         WireCodecs.Create(WireFormat.Float32),
         ErrorFeedback: false,
-        new InnerOptimization(ps => torch.optim.SGD(ps, 1.0)),
+        new InnerOptimization(ps => new SgdOptimizer(ps, 1.0)),
         OuterOptimization.Nesterov(outerLr, outerMomentum));
 }

@@ -1,5 +1,6 @@
 using Microsoft.ML.DiLoCo.Communication;
 using Microsoft.ML.DiLoCo.Training;
+using Microsoft.ML.DiLoCo.Training.Optimizers;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -20,8 +21,8 @@ public sealed class EnginePropertyTests
         alpha,
         WireCodecs.Create(format),
         errorFeedback,
-        adam ? new InnerOptimization(ps => optim.AdamW(ps, 0.05, 0.9, 0.95, 1e-8, 0.0))
-             : new InnerOptimization(ps => optim.SGD(ps, 0.05)),
+        adam ? new InnerOptimization(ps => new AdamWOptimizer(ps, 0.05, 0.9, 0.95, 1e-8, 0.0))
+             : new InnerOptimization(ps => new SgdOptimizer(ps, 0.05)),
         OuterOptimization.Nesterov(outerLr, outerMomentum));
 
     [TestMethod]
