@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -10,6 +11,12 @@ namespace Microsoft.ML.DiLoCo.Checkpointing;
 /// 8-byte end marker "DLCKEND!". Every length is checked against what the file can still hold before anything
 /// is allocated, and every failure is an <see cref="InvalidDataException"/>.
 /// </summary>
+/// <remarks>
+/// Entries are streamed both ways, so a checkpoint of any size is written and read in bounded memory (at most
+/// <see cref="ChunkBytes"/> of an entry at once): writing measures each entry first (its length and SHA-256 precede
+/// it) and then writes it, reading verifies the whole file in one pass and parses entries from the file afterwards.
+/// The layout is the one the first release wrote (format version 1), so files written before streaming still read.
+/// </remarks>
 internal static class CheckpointFile
 {
     public const int FormatVersion = 1;
@@ -18,22 +25,20 @@ internal static class CheckpointFile
     private static readonly byte[] Magic = "DLCKPT01"u8.ToArray();
     private static readonly byte[] EndMarker = "DLCKEND!"u8.ToArray();
 
+    /// <summary>The most bytes of an entry held in memory at once when writing or reading (tests lower it).</summary>
+    internal static int ChunkBytes { get; set; } = 4 << 20;
+
     /// <summary>Writes the entries to <paramref name="path"/>: temporary file in the same folder, flush to disk, rename.</summary>
     /// <returns>The SHA-256 of the file's bytes (an MPI manifest names each rank's part file with it).</returns>
-    public static byte[] Write(string path, IReadOnlyList<KeyValuePair<string, byte[]>> entries)
+    public static byte[] Write(string path, IReadOnlyList<CheckpointEntry> entries)
     {
-        if (entries.Count > MaximumEntries) throw new ArgumentException($"At most {MaximumEntries} entries.", nameof(entries));
         string temporary = path + ".tmp-" + Guid.NewGuid().ToString("N");
         try
         {
             byte[] hash;
             using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
             {
-                using var sha = SHA256.Create();
-                // A hash algorithm's transform copies its input: the file gets the bytes unchanged and the hash sees them.
-                using (var hashing = new CryptoStream(stream, sha, CryptoStreamMode.Write, leaveOpen: true))
-                    Write(hashing, entries);
-                hash = sha.Hash!;
+                hash = Write(stream, entries);
                 stream.Flush(flushToDisk: true); // the bytes are on disk before the name appears
             }
             File.Move(temporary, path, overwrite: true); // atomic on one file system: readers see all or nothing
@@ -46,24 +51,33 @@ internal static class CheckpointFile
         }
     }
 
-    /// <summary>Writes the container to a stream (the fuzz tests mutate these bytes).</summary>
-    public static void Write(Stream stream, IReadOnlyList<KeyValuePair<string, byte[]>> entries)
+    /// <summary>Writes the container to a stream (the fuzz tests mutate these bytes) and returns the SHA-256 of what it wrote.</summary>
+    public static byte[] Write(Stream stream, IReadOnlyList<CheckpointEntry> entries)
     {
-        using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
-        writer.Write(Magic);
-        writer.Write(FormatVersion);
-        writer.Write(entries.Count);
-        foreach (var (name, payload) in entries)
+        if (entries.Count > MaximumEntries) throw new ArgumentException($"At most {MaximumEntries} entries.", nameof(entries));
+        using var fileHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var file = new PayloadWriter(stream, fileHash);
+        file.WriteRaw(Magic);
+        file.Write(FormatVersion);
+        file.Write(entries.Count);
+        foreach (var entry in entries)
         {
-            var nameBytes = Encoding.UTF8.GetBytes(name);
-            if (nameBytes.Length is 0 or > MaximumNameBytes) throw new ArgumentException($"Entry name '{name}' must be 1..{MaximumNameBytes} UTF-8 bytes.", nameof(entries));
-            writer.Write(nameBytes.Length);
-            writer.Write(nameBytes);
-            writer.Write((long)payload.Length);
-            writer.Write(SHA256.HashData(payload));
-            writer.Write(payload);
+            var nameBytes = Encoding.UTF8.GetBytes(entry.Name);
+            if (nameBytes.Length is 0 or > MaximumNameBytes) throw new ArgumentException($"Entry name '{entry.Name}' must be 1..{MaximumNameBytes} UTF-8 bytes.", nameof(entries));
+            using var entryHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var measure = new PayloadWriter(output: null, entryHash);
+            entry.Write(measure);
+            file.Write(nameBytes.Length);
+            file.WriteRaw(nameBytes);
+            file.Write(measure.Length);
+            file.WriteRaw(entryHash.GetHashAndReset());
+            long start = file.Length;
+            entry.Write(file);
+            if (file.Length - start != measure.Length) // the producer must be deterministic: the header already promised this length
+                throw new InvalidOperationException($"Entry '{entry.Name}' wrote {file.Length - start} bytes after measuring {measure.Length}: its state changed while it was written.");
         }
-        writer.Write(EndMarker);
+        file.WriteRaw(EndMarker);
+        return fileHash.GetHashAndReset();
     }
 
     /// <summary>The SHA-256 of a whole file's bytes.</summary>
@@ -73,75 +87,104 @@ internal static class CheckpointFile
         return SHA256.HashData(stream);
     }
 
-    /// <summary>Reads and verifies every entry of the file at <paramref name="path"/>.</summary>
+    /// <summary>Opens the file at <paramref name="path"/> and verifies every entry (see <see cref="Read(Stream, string?, bool)"/>).</summary>
     /// <exception cref="InvalidDataException">The file is not a checkpoint of this version, is truncated, or an entry's checksum does not match.</exception>
-    public static Dictionary<string, byte[]> Read(string path)
+    public static CheckpointEntries Read(string path)
     {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        return Read(stream);
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        return Read(stream, path, ownsStream: true);
     }
 
-    /// <summary>Reads and verifies every entry of a seekable stream (its length bounds every allocation).</summary>
+    /// <summary>
+    /// Verifies the container and the SHA-256 of every entry in one streaming pass (a seekable stream: its length bounds
+    /// every declared size), and returns the entries for parsing. The stream stays open in the result (closed with it
+    /// when <paramref name="ownsStream"/>; closed at once on failure then).
+    /// </summary>
     /// <exception cref="InvalidDataException">See <see cref="Read(string)"/>.</exception>
-    public static Dictionary<string, byte[]> Read(Stream stream)
+    public static CheckpointEntries Read(Stream stream, string? source = null, bool ownsStream = false)
     {
         if (!stream.CanSeek) throw new ArgumentException("The stream must be seekable.", nameof(stream));
         try
         {
-            using var reader = new BinaryReader(stream, Encoding.UTF8, leaveOpen: true);
-            long Remaining() => stream.Length - stream.Position;
-            byte[] ReadExactly(long count, string what)
-            {
-                if (count < 0 || count > Remaining())
-                    throw new InvalidDataException($"The checkpoint is truncated or corrupt: {what} claims {count} bytes but {Remaining()} remain.");
-                var bytes = reader.ReadBytes((int)count);
-                if (bytes.Length != count) throw new InvalidDataException($"The checkpoint is truncated in {what}.");
-                return bytes;
-            }
-
-            if (!ReadExactly(Magic.Length, "the header").AsSpan().SequenceEqual(Magic))
-                throw new InvalidDataException("Not a DiLoCo checkpoint (wrong magic bytes).");
-            int version = ReadInt32(reader, Remaining(), "the format version");
-            if (version != FormatVersion)
-                throw new InvalidDataException($"Checkpoint format version {version}; this library reads version {FormatVersion}.");
-            int count = ReadInt32(reader, Remaining(), "the entry count");
-            if (count < 0 || count > MaximumEntries)
-                throw new InvalidDataException($"The checkpoint claims {count} entries; allowed 0..{MaximumEntries}.");
-
-            var entries = new Dictionary<string, byte[]>(StringComparer.Ordinal);
-            var strict = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-            for (int e = 0; e < count; e++)
-            {
-                int nameLength = ReadInt32(reader, Remaining(), "an entry name length");
-                if (nameLength < 1 || nameLength > MaximumNameBytes)
-                    throw new InvalidDataException($"Entry {e} has a name of {nameLength} bytes; allowed 1..{MaximumNameBytes}.");
-                string name;
-                try { name = strict.GetString(ReadExactly(nameLength, $"the name of entry {e}")); }
-                catch (DecoderFallbackException) { throw new InvalidDataException($"The name of entry {e} is not valid UTF-8."); }
-                if (Remaining() < 8) throw new InvalidDataException($"The checkpoint is truncated in entry '{name}'.");
-                long length = reader.ReadInt64();
-                var expected = ReadExactly(32, $"the checksum of entry '{name}'");
-                if (length < 0 || length > Remaining() || length > Array.MaxLength)
-                    throw new InvalidDataException($"Entry '{name}' claims {length} bytes but {Remaining()} remain: the checkpoint is truncated or corrupt.");
-                var payload = ReadExactly(length, $"entry '{name}'");
-                if (!SHA256.HashData(payload).AsSpan().SequenceEqual(expected))
-                    throw new InvalidDataException($"Entry '{name}' fails its SHA-256 check: the checkpoint is corrupt.");
-                if (!entries.TryAdd(name, payload)) throw new InvalidDataException($"Entry '{name}' appears twice.");
-            }
-            if (!ReadExactly(EndMarker.Length, "the end marker").AsSpan().SequenceEqual(EndMarker))
-                throw new InvalidDataException("The checkpoint's end marker is missing: the file is corrupt.");
-            if (Remaining() != 0) throw new InvalidDataException($"{Remaining()} unexpected bytes follow the end marker.");
-            return entries;
+            var (entries, sha256) = Verify(stream, source);
+            return new CheckpointEntries(stream, ownsStream, source ?? "(stream)", entries, sha256);
         }
         catch (EndOfStreamException e)
         {
+            if (ownsStream) stream.Dispose();
             throw new InvalidDataException("The checkpoint is truncated.", e);
+        }
+        catch
+        {
+            if (ownsStream) stream.Dispose();
+            throw;
         }
     }
 
-    private static int ReadInt32(BinaryReader reader, long remaining, string what)
+    // One pass over every byte of the file: the container checks, each entry's SHA-256, and the SHA-256 of the whole file.
+    private static (Dictionary<string, (long Offset, long Length)> Entries, byte[] FileSha256) Verify(Stream stream, string? source)
     {
-        if (remaining < 4) throw new InvalidDataException($"The checkpoint is truncated before {what}.");
-        return reader.ReadInt32();
+        using var fileHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        long Remaining() => stream.Length - stream.Position;
+        void Read(Span<byte> destination)
+        {
+            stream.ReadExactly(destination);
+            fileHash.AppendData(destination);
+        }
+        byte[] ReadExactly(long count, string what)
+        {
+            if (count < 0 || count > Remaining())
+                throw new InvalidDataException($"The checkpoint is truncated or corrupt: {what} claims {count} bytes but {Remaining()} remain.");
+            var bytes = new byte[count];
+            Read(bytes);
+            return bytes;
+        }
+        int ReadInt32(string what) => Remaining() < 4
+            ? throw new InvalidDataException($"The checkpoint is truncated before {what}.")
+            : BinaryPrimitives.ReadInt32LittleEndian(ReadExactly(4, what));
+
+        if (!ReadExactly(Magic.Length, "the header").AsSpan().SequenceEqual(Magic))
+            throw new InvalidDataException("Not a DiLoCo checkpoint (wrong magic bytes).");
+        int version = ReadInt32("the format version");
+        if (version != FormatVersion)
+            throw new InvalidDataException($"The checkpoint {source ?? "file"} has format version {version}; this library reads version {FormatVersion} only " +
+                                           "(written by another version of Microsoft.ML.DiLoCo: resume it with that version, or move the file away to start afresh).");
+        int count = ReadInt32("the entry count");
+        if (count < 0 || count > MaximumEntries)
+            throw new InvalidDataException($"The checkpoint claims {count} entries; allowed 0..{MaximumEntries}.");
+
+        var entries = new Dictionary<string, (long, long)>(StringComparer.Ordinal);
+        var strict = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+        var buffer = new byte[(int)Math.Clamp(stream.Length, 1, Math.Max(1, ChunkBytes))];
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        for (int e = 0; e < count; e++)
+        {
+            int nameLength = ReadInt32("an entry name length");
+            if (nameLength < 1 || nameLength > MaximumNameBytes)
+                throw new InvalidDataException($"Entry {e} has a name of {nameLength} bytes; allowed 1..{MaximumNameBytes}.");
+            string name;
+            try { name = strict.GetString(ReadExactly(nameLength, $"the name of entry {e}")); }
+            catch (DecoderFallbackException) { throw new InvalidDataException($"The name of entry {e} is not valid UTF-8."); }
+            if (Remaining() < 8) throw new InvalidDataException($"The checkpoint is truncated in entry '{name}'.");
+            long length = BinaryPrimitives.ReadInt64LittleEndian(ReadExactly(8, $"the length of entry '{name}'"));
+            var expected = ReadExactly(32, $"the checksum of entry '{name}'");
+            if (length < 0 || length > Remaining())
+                throw new InvalidDataException($"Entry '{name}' claims {length} bytes but {Remaining()} remain: the checkpoint is truncated or corrupt.");
+            long offset = stream.Position;
+            for (long left = length; left > 0;)
+            {
+                int n = (int)Math.Min(left, buffer.Length);
+                Read(buffer.AsSpan(0, n));
+                hash.AppendData(buffer, 0, n);
+                left -= n;
+            }
+            if (!hash.GetHashAndReset().AsSpan().SequenceEqual(expected))
+                throw new InvalidDataException($"Entry '{name}' fails its SHA-256 check: the checkpoint is corrupt.");
+            if (!entries.TryAdd(name, (offset, length))) throw new InvalidDataException($"Entry '{name}' appears twice.");
+        }
+        if (!ReadExactly(EndMarker.Length, "the end marker").AsSpan().SequenceEqual(EndMarker))
+            throw new InvalidDataException("The checkpoint's end marker is missing: the file is corrupt.");
+        if (Remaining() != 0) throw new InvalidDataException($"{Remaining()} unexpected bytes follow the end marker.");
+        return (entries, fileHash.GetHashAndReset());
     }
 }

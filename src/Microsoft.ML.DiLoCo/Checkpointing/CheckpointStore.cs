@@ -37,7 +37,7 @@ internal sealed class CheckpointStore
     public string Save(TrainingCheckpoint checkpoint) => SaveEntries(checkpoint.Step, checkpoint.ToEntries());
 
     /// <summary>Writes the checkpoint file of <paramref name="step"/> (in-process: the whole checkpoint; MPI: the manifest) like <see cref="Save"/>.</summary>
-    public string SaveEntries(long step, IReadOnlyList<KeyValuePair<string, byte[]>> entries)
+    public string SaveEntries(long step, IReadOnlyList<CheckpointEntry> entries)
     {
         System.IO.Directory.CreateDirectory(Directory);
         string path = PathOf(step);
@@ -48,7 +48,7 @@ internal sealed class CheckpointStore
     }
 
     /// <summary>Writes rank <paramref name="rank"/>'s part atomically and returns its file name and SHA-256.</summary>
-    public (string Name, byte[] Sha256) SavePart(long step, int rank, IReadOnlyList<KeyValuePair<string, byte[]>> entries)
+    public (string Name, byte[] Sha256) SavePart(long step, int rank, IReadOnlyList<CheckpointEntry> entries)
     {
         System.IO.Directory.CreateDirectory(Directory);
         return (PartNameOf(step, rank), CheckpointFile.Write(PartPathOf(step, rank), entries));
@@ -60,17 +60,20 @@ internal sealed class CheckpointStore
     /// </summary>
     public void DeletePartsExcept(int rank, IReadOnlyCollection<long> kept, long upTo)
     {
-        if (!System.IO.Directory.Exists(Directory)) return;
-        string suffix = ".rank-" + rank.ToString(CultureInfo.InvariantCulture) + PartExtension;
-        foreach (var path in System.IO.Directory.EnumerateFiles(Directory, Prefix + "*" + suffix))
-        {
-            var name = Path.GetFileName(path);
-            if (name.Length != Prefix.Length + 12 + suffix.Length) continue;
-            if (!long.TryParse(name.AsSpan(Prefix.Length, 12), NumberStyles.None, CultureInfo.InvariantCulture, out long step)) continue;
+        foreach (var (step, path) in PartFiles(rank))
             if (step <= upTo && !kept.Contains(step)) TryDelete(path);
-        }
-        foreach (var leftover in System.IO.Directory.EnumerateFiles(Directory, Prefix + "*" + suffix + ".tmp-*")) TryDelete(leftover);
+        if (!System.IO.Directory.Exists(Directory)) return;
+        foreach (var leftover in System.IO.Directory.EnumerateFiles(Directory, Prefix + "*" + PartSuffix(rank) + ".tmp-*")) TryDelete(leftover);
     }
+
+    /// <summary>Rank <paramref name="rank"/>'s part files in the folder, newest first.</summary>
+    public IEnumerable<(long Step, string Path)> PartFiles(int rank)
+    {
+        string suffix = PartSuffix(rank);
+        return StepFiles(Prefix + "*" + suffix, suffix.Length);
+    }
+
+    private static string PartSuffix(int rank) => ".rank-" + rank.ToString(CultureInfo.InvariantCulture) + PartExtension;
 
     /// <summary>The newest checkpoint that reads and verifies, or null when the folder holds none.</summary>
     /// <exception cref="InvalidDataException">The folder holds checkpoint files but none of them is valid.</exception>
@@ -82,7 +85,10 @@ internal sealed class CheckpointStore
         {
             try
             {
-                var checkpoint = TrainingCheckpoint.FromEntries(CheckpointFile.Read(path));
+                var entries = CheckpointFile.Read(path);
+                TrainingCheckpoint checkpoint;
+                try { checkpoint = TrainingCheckpoint.FromEntries(entries); }
+                catch { entries.Dispose(); throw; }
                 if (refused.Count > 0) log?.Invoke($"Using the older checkpoint {path}.");
                 return (checkpoint, path);
             }
@@ -99,12 +105,15 @@ internal sealed class CheckpointStore
     }
 
     /// <summary>Checkpoint files, newest (highest step) first.</summary>
-    public IEnumerable<(long Step, string Path)> Files()
+    public IEnumerable<(long Step, string Path)> Files() => StepFiles(Prefix + "*" + Extension, Extension.Length);
+
+    // Files named Prefix + 12-digit step + a suffix of suffixLength characters, newest first.
+    private IEnumerable<(long Step, string Path)> StepFiles(string pattern, int suffixLength)
     {
         if (!System.IO.Directory.Exists(Directory)) return Array.Empty<(long, string)>();
-        return System.IO.Directory.EnumerateFiles(Directory, Prefix + "*" + Extension)
+        return System.IO.Directory.EnumerateFiles(Directory, pattern)
             .Select(p => (Name: Path.GetFileName(p), Path: p))
-            .Where(f => f.Name.Length == Prefix.Length + 12 + Extension.Length)
+            .Where(f => f.Name.Length == Prefix.Length + 12 + suffixLength)
             .Select(f => (Ok: long.TryParse(f.Name.AsSpan(Prefix.Length, 12), NumberStyles.None, CultureInfo.InvariantCulture, out long step), Step: step, f.Path))
             .Where(f => f.Ok)
             .OrderByDescending(f => f.Step)

@@ -80,7 +80,7 @@ internal sealed record OptimizerStateData(string Kind, long[] Steps, TensorData?
     {
         string kind = r.ReadString(what + " kind", 16);
         if (kind is not (AdamWKind or SgdKind)) throw r.Corrupt($"{what} kind is '{kind}'");
-        int count = r.ReadInt32(what + " parameter count", 0, Math.Min(MaximumParameters, r.Remaining / 12));
+        int count = r.ReadInt32(what + " parameter count", 0, (int)Math.Min(MaximumParameters, r.Remaining / 12));
         var steps = new long[count];
         var buffers = new TensorData?[count][];
         int perParameter = kind == AdamWKind ? 3 : 1;

@@ -1,35 +1,47 @@
+using Microsoft.ML.DiLoCo.Training;
+
 namespace Microsoft.ML.DiLoCo.Checkpointing;
 
 /// <summary>
 /// The two kinds of file of an MPI checkpoint (same container as the in-process file, <see cref="CheckpointFile"/>):
 /// each rank's part "checkpoint-&lt;step&gt;.rank-&lt;r&gt;.part" with entries "part" (step, rank, its first worker, its
-/// worker count) and "worker/&lt;g&gt;" for each of its workers (the in-process worker entry); and rank 0's manifest
-/// "checkpoint-&lt;step&gt;.dlc" with the in-process "manifest" and "shared" entries, "parts" (per rank: first worker,
-/// worker count, part file name, SHA-256 of the part file's bytes) and "mean losses" (the mean over all M workers of each
-/// step's loss, what an elastic restart's report needs).
+/// worker count), "shared" (θ̂, the outer momentum and k: the in-process entry) and "worker/&lt;g&gt;" for each of its
+/// workers (the in-process worker entry); and rank 0's manifest "checkpoint-&lt;step&gt;.dlc" with the in-process
+/// "manifest" entry, "parts" (per rank: first worker, worker count, part file name, SHA-256 of the part file's bytes)
+/// and "mean losses" (the mean over all M workers of each step's loss, what an elastic restart's report needs).
 /// </summary>
+/// <remarks>
+/// Why θ̂ and the outer momentum are in every rank's part rather than once in rank 0's manifest (as files written before
+/// streaming checkpoints have it, which still read): every rank needs them to resume, and a rank reads only its own
+/// disk (the folder need not be shared), so with them in the manifest rank 0 had to send them to every rank in one
+/// message; at 1B parameters that is 8 GB, beyond what one MPI message or one byte array holds. Every rank already
+/// writes its own workers' θ_m and AdamW state, so the copy adds no wall time (rank 0 wrote the most before, and still
+/// does). It does not make a rank's loss survivable: losing rank 0's folder loses its workers' state too, so
+/// <see cref="RankCheckpoints.LoadAgreed"/> refuses to start afresh while any rank still holds parts.
+/// </remarks>
 internal static class RankCheckpointFiles
 {
     public const string PartsEntry = "parts";
     public const string MeanLossesEntry = "mean losses";
     public const string PartEntry = "part";
 
-    public static IReadOnlyList<KeyValuePair<string, byte[]>> PartEntries(long step, int rank, IReadOnlyList<WorkerCheckpoint> workers)
+    public static IReadOnlyList<CheckpointEntry> PartEntries(long step, int rank, IReadOnlyList<WorkerCheckpoint> workers, TrainingCheckpoint shared)
     {
-        var header = new PayloadWriter();
-        header.Write(step);
-        header.Write(rank);
-        header.Write(workers[0].Worker);
-        header.Write(workers.Count);
-        var entries = new List<KeyValuePair<string, byte[]>> { new(PartEntry, header.ToArray()) };
+        int first = workers[0].Worker, count = workers.Count;
+        var entries = new List<CheckpointEntry>
+        {
+            new(PartEntry, header => { header.Write(step); header.Write(rank); header.Write(first); header.Write(count); }),
+            shared.SharedEntry(),
+        };
         entries.AddRange(workers.Select(TrainingCheckpoint.WorkerEntry));
         return entries;
     }
 
-    /// <summary>The workers of a verified part file, checked against what the manifest says it holds.</summary>
-    public static WorkerCheckpoint[] ReadPart(IReadOnlyDictionary<string, byte[]> entries, RankPart expected, long step)
+    /// <summary>The workers (and θ̂, the outer state and k, absent in parts written before streaming) of a verified part file, checked against what the manifest says it holds.</summary>
+    public static (WorkerCheckpoint[] Workers, SharedWorkerState? Shared) ReadPart(CheckpointEntries entries, RankPart expected, long step)
     {
-        var header = new PayloadReader(entries.TryGetValue(PartEntry, out var bytes) ? bytes : throw new InvalidDataException("The part file has no 'part' entry."), PartEntry);
+        if (!entries.Contains(PartEntry)) throw new InvalidDataException("The part file has no 'part' entry.");
+        var header = entries.Open(PartEntry);
         long partStep = header.ReadInt64("step");
         int rank = header.ReadInt32("rank");
         int first = header.ReadInt32("first worker");
@@ -38,42 +50,51 @@ internal static class RankCheckpointFiles
         if (partStep != step || rank != expected.Rank || first != expected.FirstWorker || count != expected.Workers)
             throw new InvalidDataException($"The part file holds step {partStep}, rank {rank}, workers {first}..{first + count - 1}; " +
                                            $"the manifest expects step {step}, rank {expected.Rank}, workers {expected.FirstWorker}..{expected.FirstWorker + expected.Workers - 1}.");
-        if (entries.Count != 1 + count) throw new InvalidDataException($"The part file has {entries.Count} entries; a part of {count} workers has {1 + count}.");
-        return Enumerable.Range(first, count).Select(g => TrainingCheckpoint.ReadWorker(entries, g, step)).ToArray();
+        bool hasShared = entries.Contains(TrainingCheckpoint.SharedEntryName);
+        int expectedEntries = 1 + (hasShared ? 1 : 0) + count;
+        if (entries.Count != expectedEntries) throw new InvalidDataException($"The part file has {entries.Count} entries; a part of {count} workers has {expectedEntries}.");
+        var shared = hasShared ? TrainingCheckpoint.ReadShared(entries, step) : null;
+        return (Enumerable.Range(first, count).Select(g => TrainingCheckpoint.ReadWorker(entries, g, step)).ToArray(), shared);
     }
 
-    /// <param name="header">Fingerprint, seed, step, T, M (<see cref="TrainingCheckpoint.NumberOfWorkers"/>), shared state, validation.</param>
+    /// <param name="header">Fingerprint, seed, step, T, M (<see cref="TrainingCheckpoint.NumberOfWorkers"/>), validation.</param>
     /// <param name="parts">Every rank's part, by rank.</param>
     /// <param name="meanLosses">The mean loss over all workers of each step so far.</param>
-    public static IReadOnlyList<KeyValuePair<string, byte[]>> ManifestEntries(TrainingCheckpoint header, IReadOnlyList<RankPart> parts, float[] meanLosses)
+    public static IReadOnlyList<CheckpointEntry> ManifestEntries(TrainingCheckpoint header, IReadOnlyList<RankPart> parts, float[] meanLosses) => new[]
     {
-        var p = new PayloadWriter();
-        p.Write(parts.Count);
-        foreach (var part in parts)
+        header.ManifestEntry(),
+        new CheckpointEntry(PartsEntry, p =>
         {
-            p.Write(part.Rank);
-            p.Write(part.FirstWorker);
-            p.Write(part.Workers);
-            p.Write(part.File);
-            p.WriteBytes(part.Sha256);
-        }
-        var l = new PayloadWriter();
-        l.Write(meanLosses);
-        return new List<KeyValuePair<string, byte[]>> { header.ManifestEntry(), header.SharedEntry(), new(PartsEntry, p.ToArray()), new(MeanLossesEntry, l.ToArray()) };
-    }
+            p.Write(parts.Count);
+            foreach (var part in parts)
+            {
+                p.Write(part.Rank);
+                p.Write(part.FirstWorker);
+                p.Write(part.Workers);
+                p.Write(part.File);
+                p.WriteBytes(part.Sha256);
+            }
+        }),
+        new CheckpointEntry(MeanLossesEntry, l => l.Write(meanLosses)),
+    };
 
-    /// <summary>The manifest's header (no workers: they are in the parts) and its parts, each checked for consistency.</summary>
-    public static (TrainingCheckpoint Header, RankPart[] Parts) ReadManifest(IReadOnlyDictionary<string, byte[]> entries)
+    /// <summary>
+    /// The manifest's header (no workers: they are in the parts; <see cref="TrainingCheckpoint.Shared"/> only in a manifest
+    /// written before streaming, null otherwise) and its parts, each checked for consistency.
+    /// </summary>
+    public static (TrainingCheckpoint Header, RankPart[] Parts) ReadManifest(CheckpointEntries entries)
     {
-        if (!entries.TryGetValue(PartsEntry, out var partsBytes))
+        if (!entries.Contains(PartsEntry))
             throw new InvalidDataException("This checkpoint was written in-process (Transport = InProcess): resume it in-process.");
-        if (entries.Count != 4) throw new InvalidDataException($"The manifest has {entries.Count} entries; an MPI manifest has 4.");
-        var l = new PayloadReader(entries.TryGetValue(MeanLossesEntry, out var lossBytes) ? lossBytes : throw new InvalidDataException($"The manifest has no '{MeanLossesEntry}' entry."), MeanLossesEntry);
+        int expectedEntries = entries.Contains(TrainingCheckpoint.SharedEntryName) ? 4 : 3;
+        if (entries.Count != expectedEntries) throw new InvalidDataException($"The manifest has {entries.Count} entries; an MPI manifest has {expectedEntries}.");
+        if (!entries.Contains(MeanLossesEntry)) throw new InvalidDataException($"The manifest has no '{MeanLossesEntry}' entry.");
+        var l = entries.Open(MeanLossesEntry);
         var meanLosses = l.ReadFloats("mean losses");
         l.EnsureEnd();
         var header = TrainingCheckpoint.ReadHeader(entries, workers: null, meanLosses);
 
-        var p = new PayloadReader(partsBytes, PartsEntry);
+        var p = entries.Open(PartsEntry);
         int ranks = p.ReadInt32("rank count", 1, header.NumberOfWorkers);
         var parts = new RankPart[ranks];
         int next = 0;

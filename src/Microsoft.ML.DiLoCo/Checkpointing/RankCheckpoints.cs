@@ -41,10 +41,10 @@ internal sealed class RankCheckpoints
     {
         long step = local.Step;
         int rank = _ranks.Rank;
-        var mine = new PayloadWriter();
+        var mine = PayloadWriter.InMemory();
         try
         {
-            var (name, sha) = _store.SavePart(step, rank, RankCheckpointFiles.PartEntries(step, rank, local.Workers));
+            var (name, sha) = _store.SavePart(step, rank, RankCheckpointFiles.PartEntries(step, rank, local.Workers, local));
             mine.Write(true);
             mine.Write(name);
             mine.WriteBytes(sha);
@@ -53,7 +53,7 @@ internal sealed class RankCheckpoints
         }
         catch (Exception e)
         {
-            mine = new PayloadWriter();
+            mine = PayloadWriter.InMemory();
             mine.Write(false);
             mine.Write(e.Message);
         }
@@ -63,7 +63,7 @@ internal sealed class RankCheckpoints
         var losses = new float[_totalWorkers][];
         for (int r = 0; r < gathered.Length; r++)
         {
-            var p = new PayloadReader(gathered[r].ToArray(), "part status");
+            var p = PayloadReader.Of(gathered[r].ToArray(), "part status");
             if (!p.ReadBoolean("ok"))
                 throw new IOException($"The checkpoint of step {step} was not written: rank {r} could not write its part: {p.ReadString("error", int.MaxValue)}");
             string name = p.ReadString("name", 256);
@@ -79,7 +79,7 @@ internal sealed class RankCheckpoints
             parts[r] = new RankPart(r, first, count, name, sha);
         }
 
-        var commit = new PayloadWriter();
+        var commit = PayloadWriter.InMemory();
         if (rank == 0)
         {
             try
@@ -100,13 +100,13 @@ internal sealed class RankCheckpoints
             }
             catch (Exception e)
             {
-                commit = new PayloadWriter();
+                commit = PayloadWriter.InMemory();
                 commit.Write(false);
                 commit.Write(e.Message);
             }
         }
 
-        var c = new PayloadReader(Gather(commit.ToArray())[0].ToArray(), "manifest status");
+        var c = PayloadReader.Of(Gather(commit.ToArray())[0].ToArray(), "manifest status");
         if (!c.ReadBoolean("ok"))
             throw new IOException($"The checkpoint of step {step} was not written: rank 0 could not write its manifest: {c.ReadString("error", int.MaxValue)}");
         string manifest = c.ReadString("path", int.MaxValue);
@@ -140,7 +140,7 @@ internal sealed class RankCheckpoints
         while (true)
         {
             // 1. Rank 0 offers its newest manifest that reads and verifies (path and bytes), or says there is none.
-            var offer = new PayloadWriter();
+            var offer = PayloadWriter.InMemory();
             if (root)
             {
                 byte[]? bytes = null;
@@ -150,8 +150,8 @@ internal sealed class RankCheckpoints
                     path = files[next++].Path;
                     try
                     {
-                        var candidate = File.ReadAllBytes(path);
-                        RankCheckpointFiles.ReadManifest(CheckpointFile.Read(new MemoryStream(candidate, writable: false)));
+                        var candidate = File.ReadAllBytes(path); // small: θ̂ is in the parts (in a manifest written before streaming, under 2 GB)
+                        using (var entries = CheckpointFile.Read(new MemoryStream(candidate, writable: false), path)) RankCheckpointFiles.ReadManifest(entries);
                         bytes = candidate;
                     }
                     catch (Exception e) { Refuse(path, e.Message); }
@@ -160,11 +160,15 @@ internal sealed class RankCheckpoints
                 if (bytes is not null) { offer.Write(path!); offer.WriteBytes(bytes); }
                 else { offer.Write(refused.Count); offer.Write(string.Join("; ", refused)); }
             }
-            var o = new PayloadReader(Gather(offer.ToArray())[0].ToArray(), "checkpoint offer");
+            var o = PayloadReader.Of(Gather(offer.ToArray())[0].ToArray(), "checkpoint offer");
             if (!o.ReadBoolean("offer"))
             {
                 int count = o.ReadInt32("refused count", 0, int.MaxValue);
-                if (count == 0) return null;
+                if (count == 0)
+                {
+                    ThrowIfAnyRankHoldsParts();
+                    return null;
+                }
                 throw new InvalidDataException($"CheckpointDirectory {_store.Directory} holds {count} checkpoints and none is valid on every rank " +
                                                $"({o.ReadString("reasons", int.MaxValue)}). Move them away to start afresh.");
             }
@@ -173,7 +177,7 @@ internal sealed class RankCheckpoints
 
             // 2. Every rank verifies and reads the parts that hold its workers; all learn every rank's outcome.
             TrainingCheckpoint? mine = null;
-            var status = new PayloadWriter();
+            var status = PayloadWriter.InMemory();
             try
             {
                 mine = Load(manifest, firstWorker, localWorkers);
@@ -188,7 +192,7 @@ internal sealed class RankCheckpoints
             var failures = new List<string>();
             for (int r = 0; r < outcomes.Length; r++)
             {
-                var s = new PayloadReader(outcomes[r].ToArray(), "checkpoint status");
+                var s = PayloadReader.Of(outcomes[r].ToArray(), "checkpoint status");
                 if (!s.ReadBoolean("ok")) failures.Add($"rank {r}: {s.ReadString("error", int.MaxValue)}");
             }
             if (failures.Count == 0)
@@ -196,30 +200,81 @@ internal sealed class RankCheckpoints
                 if (refused.Count > 0) log?.Invoke($"Using the older checkpoint {offered}.");
                 return (mine!, offered);
             }
+            mine?.Dispose();
             if (root) Refuse(offered, string.Join("; ", failures));
         }
     }
 
-    /// <summary>Parses the offered manifest and reads this rank's workers from the parts holding them (none on an elastic restart).</summary>
+    /// <summary>
+    /// Rank 0 holds no manifest: every rank says which parts of its own it holds, and if any does, every rank throws. Parts
+    /// without a manifest mean rank 0's folder was lost (or is another folder): starting afresh would silently throw away
+    /// the run, and resuming is impossible (rank 0's workers' state went with its folder), so the user decides.
+    /// </summary>
+    private void ThrowIfAnyRankHoldsParts()
+    {
+        var mine = PayloadWriter.InMemory();
+        var steps = _store.PartFiles(_ranks.Rank).Select(f => f.Step).Take(100).ToArray();
+        mine.Write(steps.Length);
+        foreach (long step in steps) mine.Write(step);
+        var held = new List<string>();
+        var gathered = Gather(mine.ToArray());
+        for (int r = 0; r < gathered.Length; r++)
+        {
+            var p = PayloadReader.Of(gathered[r].ToArray(), "held parts");
+            var stepsOfRank = new long[p.ReadInt32("part count", 0, 100)];
+            for (int i = 0; i < stepsOfRank.Length; i++) stepsOfRank[i] = p.ReadInt64("part step", 0, long.MaxValue);
+            if (stepsOfRank.Length > 0) held.Add($"rank {r} holds its parts of step{(stepsOfRank.Length > 1 ? "s" : "")} {string.Join(", ", stepsOfRank.Order())}");
+        }
+        if (held.Count > 0)
+            throw new InvalidDataException($"CheckpointDirectory {_store.Directory} holds no checkpoint manifest on rank 0, but {string.Join("; ", held)}: " +
+                                           "rank 0's folder was lost or is not the folder the checkpoints were written to. Training does not start again from " +
+                                           "the initial weights over them: restore rank 0's checkpoint-<step>.dlc files, or move every rank's parts away to start afresh.");
+    }
+
+    /// <summary>
+    /// Parses the offered manifest and reads this rank's workers from the parts holding them, and θ̂, the outer state and k
+    /// from the first of them (or from the manifest, written before streaming). Elastic restart: no worker is read, θ̂ comes
+    /// from this rank's own part (rank 0's when the job has more ranks than the checkpoint).
+    /// </summary>
     private TrainingCheckpoint Load(byte[] manifestBytes, int firstWorker, int localWorkers)
     {
-        var (header, parts) = RankCheckpointFiles.ReadManifest(CheckpointFile.Read(new MemoryStream(manifestBytes, writable: false)));
-        if (header.NumberOfWorkers != _totalWorkers) return header; // elastic: every worker starts from θ̂ (RunCheckpoints.Resume)
-        var workers = new List<WorkerCheckpoint>();
-        foreach (var part in parts.Where(p => p.FirstWorker < firstWorker + localWorkers && firstWorker < p.FirstWorker + p.Workers))
+        var manifest = CheckpointFile.Read(new MemoryStream(manifestBytes, writable: false), "the offered manifest", ownsStream: true);
+        var (header, parts) = RankCheckpointFiles.ReadManifest(manifest);
+        var sources = new List<IDisposable> { manifest };
+        try
         {
-            string path = Path.Combine(_store.Directory, part.File);
-            if (!CheckpointFile.Sha256Of(path).AsSpan().SequenceEqual(part.Sha256))
-                throw new InvalidDataException($"the part {part.File} does not match the SHA-256 its manifest gives (damaged, or left from another checkpoint)");
-            workers.AddRange(RankCheckpointFiles.ReadPart(CheckpointFile.Read(path), part, header.Step)
-                .Where(w => w.Worker >= firstWorker && w.Worker < firstWorker + localWorkers));
+            bool elastic = header.NumberOfWorkers != _totalWorkers; // every worker starts from θ̂ (RunCheckpoints.Resume)
+            var shared = header.Shared;
+            var workers = new List<WorkerCheckpoint>();
+            var needed = elastic
+                ? (header.Shared is null ? new[] { parts.FirstOrDefault(p => p.Rank == _ranks.Rank) ?? parts[0] } : Array.Empty<RankPart>())
+                : parts.Where(p => p.FirstWorker < firstWorker + localWorkers && firstWorker < p.FirstWorker + p.Workers).ToArray();
+            foreach (var part in needed)
+            {
+                string path = Path.Combine(_store.Directory, part.File);
+                var mismatch = new InvalidDataException($"the part {part.File} does not match the SHA-256 its manifest gives (damaged, or left from another checkpoint)");
+                CheckpointEntries entries;
+                try { entries = CheckpointFile.Read(path); } // one pass: every entry's SHA-256 and the file's
+                catch (InvalidDataException) when (!CheckpointFile.Sha256Of(path).AsSpan().SequenceEqual(part.Sha256)) { throw mismatch; }
+                sources.Add(entries);
+                if (!entries.FileSha256.AsSpan().SequenceEqual(part.Sha256)) throw mismatch;
+                var (partWorkers, partShared) = RankCheckpointFiles.ReadPart(entries, part, header.Step);
+                shared ??= partShared;
+                if (!elastic) workers.AddRange(partWorkers.Where(w => w.Worker >= firstWorker && w.Worker < firstWorker + localWorkers));
+            }
+            if (shared is null) throw new InvalidDataException("neither the manifest nor the parts read hold θ̂ and the outer momentum");
+            return new TrainingCheckpoint
+            {
+                Fingerprint = header.Fingerprint, Seed = header.Seed, Step = header.Step, TrainingSteps = header.TrainingSteps, NumberOfWorkers = header.NumberOfWorkers,
+                Shared = shared, Workers = workers.ToArray(), Validation = header.Validation, SkippedContributions = header.SkippedContributions,
+                MeanLosses = header.MeanLosses, Sources = sources,
+            };
         }
-        return new TrainingCheckpoint
+        catch
         {
-            Fingerprint = header.Fingerprint, Seed = header.Seed, Step = header.Step, TrainingSteps = header.TrainingSteps, NumberOfWorkers = header.NumberOfWorkers,
-            Shared = header.Shared, Workers = workers.ToArray(), Validation = header.Validation, SkippedContributions = header.SkippedContributions,
-            MeanLosses = header.MeanLosses,
-        };
+            foreach (var source in sources) source.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Starts the all-gather of this rank's stop vote (one byte: 1 = this rank's token is cancelled).</summary>

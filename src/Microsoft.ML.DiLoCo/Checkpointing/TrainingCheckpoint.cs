@@ -10,8 +10,9 @@ namespace Microsoft.ML.DiLoCo.Checkpointing;
 /// Entries of the file: "manifest", "shared", "worker/0" … "worker/M−1". Under MPI the same entries are split between
 /// rank 0's manifest and each rank's part (<see cref="RankCheckpointFiles"/>); read back, <see cref="Workers"/> holds this
 /// rank's workers only and <see cref="MeanLosses"/> the mean over all of them.
+/// Read back, its tensors are regions of the file(s) it came from (<see cref="TensorData"/>): dispose it once restored.
 /// </summary>
-internal sealed class TrainingCheckpoint
+internal sealed class TrainingCheckpoint : IDisposable
 {
     public const int MaximumWorkers = CheckpointFile.MaximumEntries - 2;
     private const int MaximumTensors = 1 << 20;
@@ -21,7 +22,8 @@ internal sealed class TrainingCheckpoint
     public required int Seed { get; init; }
     public required long Step { get; init; }
     public required long TrainingSteps { get; init; }
-    public required SharedWorkerState Shared { get; init; }
+    /// <summary>θ̂, the outer state and k; null only in an MPI manifest's header (every rank's part holds them).</summary>
+    public required SharedWorkerState? Shared { get; init; }
     public required WorkerCheckpoint[] Workers { get; init; }
     public required ValidationPoint[] Validation { get; init; }
     public long SkippedContributions { get; init; }
@@ -29,6 +31,9 @@ internal sealed class TrainingCheckpoint
     /// <summary>M of the run that wrote it; <see cref="Workers"/> may hold fewer (under MPI: this rank's workers only).</summary>
     public int NumberOfWorkers { get => _numberOfWorkers ?? Workers.Length; init => _numberOfWorkers = value; }
     private readonly int? _numberOfWorkers;
+
+    /// <summary>The files the tensors are read from (closed by <see cref="Dispose"/>).</summary>
+    public IReadOnlyList<IDisposable> Sources { get; init; } = Array.Empty<IDisposable>();
 
     /// <summary>Under MPI: the mean loss over all M workers at each step so far (an elastic restart's report needs it).</summary>
     public float[]? MeanLosses { get; init; }
@@ -41,17 +46,31 @@ internal sealed class TrainingCheckpoint
     public WorkerCheckpoint Worker(int worker) =>
         Array.Find(Workers, w => w.Worker == worker) ?? throw new InvalidDataException($"The checkpoint holds no state for worker {worker}.");
 
-    public IReadOnlyList<KeyValuePair<string, byte[]>> ToEntries()
+    /// <summary>Every tensor and array it holds (θ̂, outer and inner optimizer buffers, θ_m, residuals).</summary>
+    public IEnumerable<TensorData> Tensors()
     {
-        var entries = new List<KeyValuePair<string, byte[]>> { ManifestEntry(), SharedEntry() };
+        var shared = Shared is null ? Enumerable.Empty<TensorData?>()
+            : Shared.Global.Concat(Shared.Outer.SelectMany(o => o.Buffers.SelectMany(b => b)));
+        var workers = Workers.SelectMany(w => w.Replica.Parameters.Concat(w.Replica.Residuals)
+            .Concat(w.Replica.Inner?.Buffers.SelectMany(b => b) ?? Enumerable.Empty<TensorData?>()));
+        return shared.Concat(workers).OfType<TensorData>();
+    }
+
+    public void Dispose()
+    {
+        foreach (var source in Sources) source.Dispose();
+    }
+
+    public IReadOnlyList<CheckpointEntry> ToEntries()
+    {
+        var entries = new List<CheckpointEntry> { ManifestEntry(), SharedEntry() };
         foreach (var w in Workers) entries.Add(WorkerEntry(w));
         return entries;
     }
 
     /// <summary>The "manifest" entry: fingerprint, seed, step, T, M, skipped count, validation points.</summary>
-    public KeyValuePair<string, byte[]> ManifestEntry()
+    public CheckpointEntry ManifestEntry() => new("manifest", m =>
     {
-        var m = new PayloadWriter();
         m.Write(Fingerprint);
         m.Write(Seed);
         m.Write(Step);
@@ -60,24 +79,24 @@ internal sealed class TrainingCheckpoint
         m.Write(SkippedContributions);
         m.Write(Validation.Length);
         foreach (var v in Validation) { m.Write(v.Step); m.Write(v.Loss); m.Write(v.Perplexity); m.Write(v.Tokens); }
-        return new("manifest", m.ToArray());
-    }
+    });
 
     /// <summary>The "shared" entry: θ̂, the outer state of every fragment, k.</summary>
-    public KeyValuePair<string, byte[]> SharedEntry()
+    public CheckpointEntry SharedEntry()
     {
-        var s = new PayloadWriter();
-        WriteTensors(s, Shared.Global);
-        s.Write(Shared.Outer.Length);
-        foreach (var o in Shared.Outer) o.WriteTo(s);
-        s.Write(Shared.Launches);
-        return new("shared", s.ToArray());
+        var shared = Shared ?? throw new InvalidOperationException("This checkpoint holds no shared state to write.");
+        return new(SharedEntryName, s =>
+        {
+            WriteTensors(s, shared.Global);
+            s.Write(shared.Outer.Length);
+            foreach (var o in shared.Outer) o.WriteTo(s);
+            s.Write(shared.Launches);
+        });
     }
 
     /// <summary>The "worker/&lt;r&gt;" entry of one worker.</summary>
-    public static KeyValuePair<string, byte[]> WorkerEntry(WorkerCheckpoint w)
+    public static CheckpointEntry WorkerEntry(WorkerCheckpoint w) => new($"worker/{w.Worker}", p =>
     {
-        var p = new PayloadWriter();
         WriteTensors(p, w.Replica.Parameters);
         p.Write(w.Replica.Inner is not null);
         w.Replica.Inner?.WriteTo(p);
@@ -85,20 +104,22 @@ internal sealed class TrainingCheckpoint
         foreach (var r in w.Replica.Residuals)
         {
             p.Write(r is not null);
-            if (r is not null) p.Write(r);
+            if (r is not null) p.WriteFloatArray(r);
         }
         p.Write(w.Sampler is not null);
         if (w.Sampler is { } sp) { p.Write(sp.OrderEpoch); p.Write(sp.Index); p.Write(sp.WindowsServed); }
         p.Write(w.Losses);
         p.Write(w.Tokens);
-        return new($"worker/{w.Worker}", p.ToArray());
-    }
+    });
+
+    public const string SharedEntryName = "shared";
 
     /// <summary>Parses verified entries; every inconsistency is an <see cref="InvalidDataException"/>.</summary>
-    public static TrainingCheckpoint FromEntries(IReadOnlyDictionary<string, byte[]> entries)
+    public static TrainingCheckpoint FromEntries(CheckpointEntries entries)
     {
-        if (entries.ContainsKey(RankCheckpointFiles.PartsEntry))
+        if (entries.Contains(RankCheckpointFiles.PartsEntry))
             throw new InvalidDataException("This checkpoint was written by an MPI job (Transport = Mpi): resume it under MPI.");
+        if (!entries.Contains(SharedEntryName)) throw new InvalidDataException($"The checkpoint has no '{SharedEntryName}' entry.");
         var header = ReadHeader(entries, workers: null);
         int workers = header.NumberOfWorkers;
         if (entries.Count != 2 + workers)
@@ -109,16 +130,17 @@ internal sealed class TrainingCheckpoint
         {
             Fingerprint = header.Fingerprint, Seed = header.Seed, Step = header.Step, TrainingSteps = header.TrainingSteps,
             Shared = header.Shared, Workers = all, Validation = header.Validation, SkippedContributions = header.SkippedContributions,
+            Sources = new[] { entries },
         };
     }
 
     /// <summary>
-    /// The "manifest" and "shared" entries alone, as a checkpoint whose <see cref="Workers"/> is
+    /// The "manifest" and (when present) "shared" entries alone, as a checkpoint whose <see cref="Workers"/> is
     /// <paramref name="workers"/> (empty when null) and whose <see cref="NumberOfWorkers"/> is the manifest's M.
     /// </summary>
-    public static TrainingCheckpoint ReadHeader(IReadOnlyDictionary<string, byte[]> entries, WorkerCheckpoint[]? workers, float[]? meanLosses = null)
+    public static TrainingCheckpoint ReadHeader(CheckpointEntries entries, WorkerCheckpoint[]? workers, float[]? meanLosses = null)
     {
-        var m = new PayloadReader(Entry(entries, "manifest"), "manifest");
+        var m = entries.Open("manifest");
         string fingerprint = m.ReadString("fingerprint", MaximumFingerprintBytes);
         int seed = m.ReadInt32("seed");
         long step = m.ReadInt64("step", 0, long.MaxValue);
@@ -126,40 +148,45 @@ internal sealed class TrainingCheckpoint
         if (step > trainingSteps) throw m.Corrupt($"step {step} is beyond the {trainingSteps} training steps");
         int count = m.ReadInt32("number of workers", 1, MaximumWorkers);
         long skipped = m.ReadInt64("skipped contributions", 0, long.MaxValue);
-        int points = m.ReadInt32("validation point count", 0, m.Remaining / 32);
+        int points = m.ReadInt32("validation point count", 0, (int)Math.Min(int.MaxValue, m.Remaining / 32));
         var validation = new ValidationPoint[points];
         for (int i = 0; i < points; i++)
             validation[i] = new ValidationPoint(m.ReadInt64("validation step", 0, step), m.ReadDouble("validation loss"), m.ReadDouble("perplexity"), m.ReadInt64("validation tokens", 0, long.MaxValue));
         m.EnsureEnd();
-
-        var s = new PayloadReader(Entry(entries, "shared"), "shared");
-        var global = ReadTensors(s, "global parameter");
-        int fragments = s.ReadInt32("fragment count", 0, Math.Min(MaximumTensors, s.Remaining / 11)); // a state takes at least 11 bytes
-        var outer = new OptimizerStateData[fragments];
-        for (int p = 0; p < fragments; p++) outer[p] = OptimizerStateData.ReadFrom(s, $"outer state of fragment {p}");
-        long launches = s.ReadInt64("launch count", 0, step);
-        s.EnsureEnd();
+        var shared = entries.Contains(SharedEntryName) ? ReadShared(entries, step) : null;
         if (meanLosses is not null && meanLosses.Length != step)
             throw new InvalidDataException($"The checkpoint holds {meanLosses.Length} mean losses for {step} steps.");
 
         return new TrainingCheckpoint
         {
             Fingerprint = fingerprint, Seed = seed, Step = step, TrainingSteps = trainingSteps, NumberOfWorkers = count,
-            Shared = new SharedWorkerState(global, outer, launches), Workers = workers ?? Array.Empty<WorkerCheckpoint>(),
+            Shared = shared, Workers = workers ?? Array.Empty<WorkerCheckpoint>(),
             Validation = validation, SkippedContributions = skipped, MeanLosses = meanLosses,
         };
     }
 
-    /// <summary>The "worker/&lt;r&gt;" entry of a checkpoint at <paramref name="step"/>.</summary>
-    public static WorkerCheckpoint ReadWorker(IReadOnlyDictionary<string, byte[]> entries, int r, long step)
+    /// <summary>The "shared" entry of a checkpoint at <paramref name="step"/>.</summary>
+    public static SharedWorkerState ReadShared(CheckpointEntries entries, long step)
     {
-        string name = $"worker/{r}";
-        var p = new PayloadReader(Entry(entries, name), name);
+        var s = entries.Open(SharedEntryName);
+        var global = ReadTensors(s, "global parameter");
+        int fragments = s.ReadInt32("fragment count", 0, (int)Math.Min(MaximumTensors, s.Remaining / 11)); // a state takes at least 11 bytes
+        var outer = new OptimizerStateData[fragments];
+        for (int p = 0; p < fragments; p++) outer[p] = OptimizerStateData.ReadFrom(s, $"outer state of fragment {p}");
+        long launches = s.ReadInt64("launch count", 0, step);
+        s.EnsureEnd();
+        return new SharedWorkerState(global, outer, launches);
+    }
+
+    /// <summary>The "worker/&lt;r&gt;" entry of a checkpoint at <paramref name="step"/>.</summary>
+    public static WorkerCheckpoint ReadWorker(CheckpointEntries entries, int r, long step)
+    {
+        var p = entries.Open($"worker/{r}");
         var parameters = ReadTensors(p, "replica parameter");
         var inner = p.ReadBoolean("inner state presence") ? OptimizerStateData.ReadFrom(p, "inner state") : null;
-        int residualCount = p.ReadInt32("residual count", 0, Math.Min(MaximumTensors, p.Remaining));
-        var residuals = new float[]?[residualCount];
-        for (int i = 0; i < residualCount; i++) residuals[i] = p.ReadBoolean("residual presence") ? p.ReadFloats("residual") : null;
+        int residualCount = p.ReadInt32("residual count", 0, (int)Math.Min(MaximumTensors, p.Remaining));
+        var residuals = new TensorData?[residualCount];
+        for (int i = 0; i < residualCount; i++) residuals[i] = p.ReadBoolean("residual presence") ? p.ReadFloatArray("residual") : null;
         SamplerPosition? sampler = p.ReadBoolean("sampler presence")
             ? new SamplerPosition(p.ReadInt32("sampler epoch", 0, int.MaxValue), p.ReadInt32("sampler index", 0, int.MaxValue), p.ReadInt64("windows served", 0, long.MaxValue))
             : null;
@@ -170,9 +197,6 @@ internal sealed class TrainingCheckpoint
         return new WorkerCheckpoint(r, new ReplicaWorkerState(parameters, inner, residuals), sampler, losses, tokens);
     }
 
-    private static byte[] Entry(IReadOnlyDictionary<string, byte[]> entries, string name) =>
-        entries.TryGetValue(name, out var bytes) ? bytes : throw new InvalidDataException($"The checkpoint has no '{name}' entry.");
-
     private static void WriteTensors(PayloadWriter w, TensorData[] tensors)
     {
         w.Write(tensors.Length);
@@ -181,7 +205,7 @@ internal sealed class TrainingCheckpoint
 
     private static TensorData[] ReadTensors(PayloadReader r, string what)
     {
-        int count = r.ReadInt32(what + " count", 0, Math.Min(MaximumTensors, r.Remaining / 8)); // a tensor takes at least 8 bytes
+        int count = r.ReadInt32(what + " count", 0, (int)Math.Min(MaximumTensors, r.Remaining / 8)); // a tensor takes at least 8 bytes
         var tensors = new TensorData[count];
         for (int i = 0; i < count; i++) tensors[i] = r.ReadTensor($"{what} {i}");
         return tensors;

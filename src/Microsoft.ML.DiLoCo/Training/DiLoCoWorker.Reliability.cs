@@ -145,7 +145,7 @@ internal sealed partial class DiLoCoWorker
         return new ReplicaWorkerState(
             _live.Select(p => TensorData.Of(p)).ToArray(),
             _inner is null ? null : OptimizerStateData.Capture(_inner),
-            _buffers.Select(b => b.Residual is null ? null : (float[])b.Residual.Clone()).ToArray());
+            _buffers.Select(b => b.Residual is null ? null : new TensorData(new long[] { b.Residual.Length }, (float[])b.Residual.Clone())).ToArray());
     }
 
     /// <summary>Restores θ̂, the outer momentum and k (data-parallel: θ̂ is the replica).</summary>
@@ -183,9 +183,8 @@ internal sealed partial class DiLoCoWorker
             var mine = _buffers[p].Residual;
             var saved = state.Residuals[p];
             if (mine is null) continue; // error feedback off: nothing to restore (the fingerprint guarantees it was off before)
-            if (saved is null || saved.Length != mine.Length)
-                throw new InvalidDataException($"The checkpoint's error-feedback residual of fragment {p} has {saved?.Length ?? 0} values; this run needs {mine.Length}.");
-            saved.CopyTo(mine, 0);
+            if (saved is null) throw new InvalidDataException($"The checkpoint holds no error-feedback residual of fragment {p}; this run needs {mine.Length} values.");
+            saved.CopyInto(mine, $"error-feedback residual of fragment {p}");
         }
     }
 
@@ -199,5 +198,5 @@ internal sealed partial class DiLoCoWorker
 /// <summary>What every worker holds identically: θ̂ (FP32), the outer optimizer state per fragment, and k.</summary>
 internal sealed record SharedWorkerState(TensorData[] Global, OptimizerStateData[] Outer, long Launches);
 
-/// <summary>What one worker holds alone: θ_m, its inner optimizer state, its error-feedback residuals (null where off).</summary>
-internal sealed record ReplicaWorkerState(TensorData[] Parameters, OptimizerStateData? Inner, float[]?[] Residuals);
+/// <summary>What one worker holds alone: θ_m, its inner optimizer state, its error-feedback residuals (one-dimensional; null where off).</summary>
+internal sealed record ReplicaWorkerState(TensorData[] Parameters, OptimizerStateData? Inner, TensorData?[] Residuals);

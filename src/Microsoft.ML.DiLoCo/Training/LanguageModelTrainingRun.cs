@@ -85,6 +85,7 @@ internal static class LanguageModelTrainingRun
                 o.Algorithm == TrainingAlgorithm.DataParallel ? null : schedule,
                 Checkpointing.OptionsFingerprint.Of(o, vocabularySize, result.ParameterCount, train, validation, start), seed, first, points, log, collectives.Mpi, m);
             long resumedStep = resume is { } r0 && checkpoints is not null ? checkpoints.Resume(r0.Checkpoint, r0.Path, m) : 0;
+            resume?.Checkpoint.Dispose(); // restored: its tensors were read from the file(s) it keeps open
             // OnWorkerFailure (docs/reliability.md): which workers still train, and which one evaluates θ̂ (worker 0 until it is dropped).
             var live = new LiveWorkers(o.OnWorkerFailure, local, first, o.OnWorkerFailure == WorkerFailurePolicy.Continue ? collectives.Leave : null,
                 log, resumedStep + 1) { InjectedFault = o.InjectedWorkerFault };

@@ -89,6 +89,21 @@ public sealed class MpiCheckpointTests
     }
 
     [TestMethod]
+    public void Rank0sFilesGoneWhileRank1HoldsItsPartsIsRefusedOnEveryRankNotASilentRestart()
+    {
+        string dir = CancelledTwoRanks();
+        foreach (var file in Directory.GetFiles(dir).Where(f => f.EndsWith(".dlc") || f.EndsWith(".rank-0.part"))) File.Delete(file); // rank 0's disk was lost
+
+        var resumed = MpiLauncher.UnderMpi(2, Settings.Concat(new[] { "transport=mpi", $"checkpointDir={dir}" }).ToArray());
+        Assert.AreNotEqual(0, resumed.ExitCode, resumed.Output);
+        Assert.IsFalse(resumed.Lines.Any(l => l.TryGetProperty("checksum", out _)), "no rank trained: " + resumed.Output);
+        var refusal = resumed.Lines.FirstOrDefault(l => l.TryGetProperty("error", out _));
+        Assert.AreEqual("InvalidDataException", refusal.GetProperty("error").GetString(), resumed.Output);
+        StringAssert.Contains(refusal.GetProperty("message").GetString(), "holds no checkpoint manifest on rank 0, but rank 1 holds its parts of steps 10, 15, 20");
+        Assert.AreEqual(3, Directory.GetFiles(dir).Length, "rank 1's parts are left where they are");
+    }
+
+    [TestMethod]
     public void TwoRanksOfTwoWorkersStopTogetherWhenOneRankIsCancelledAndResumeExactly()
     {
         var expected = MpiLauncher.Alone(Settings.Append("workers=4").ToArray());

@@ -14,9 +14,10 @@ public sealed class RankCheckpointFilesTests
         new RankPart(1, 1, 1, CheckpointStore.PartNameOf(step, 1), Enumerable.Repeat((byte)2, 32).ToArray()),
     };
 
-    private static Dictionary<string, byte[]> Entries(IReadOnlyList<KeyValuePair<string, byte[]>> entries) => entries.ToDictionary(e => e.Key, e => e.Value);
+    private static CheckpointEntries Entries(IReadOnlyList<CheckpointEntry> entries) =>
+        CheckpointFile.Read(new MemoryStream(CheckpointReaderFuzzTests.Container(entries), writable: false));
 
-    private static IReadOnlyList<KeyValuePair<string, byte[]>> Manifest(TrainingCheckpoint sample, RankPart[] parts) =>
+    private static IReadOnlyList<CheckpointEntry> Manifest(TrainingCheckpoint sample, RankPart[] parts) =>
         RankCheckpointFiles.ManifestEntries(sample, parts, new[] { 5.5f, 5.1f, 4.9f, 4.2f });
 
     [TestMethod]
@@ -27,13 +28,16 @@ public sealed class RankCheckpointFilesTests
         Assert.AreEqual(2, header.NumberOfWorkers, "M comes from the manifest, not from the (absent) workers");
         Assert.AreEqual(0, header.Workers.Length);
         Assert.AreEqual(4.9f, header.MeanLoss(2));
-        Assert.IsTrue(header.Shared.Global[1].BitwiseEquals(sample.Shared.Global[1]));
+        Assert.IsNull(header.Shared, "θ̂ and the outer momentum are in every rank's part, not in the manifest");
         CollectionAssert.AreEqual(Parts(4)[1].Sha256, parts[1].Sha256);
         Assert.AreEqual("checkpoint-000000000004.rank-1.part", parts[1].File);
 
-        var part = Entries(RankCheckpointFiles.PartEntries(4, 1, new[] { sample.Workers[1] }));
-        var workers = RankCheckpointFiles.ReadPart(part, parts[1], 4);
+        var part = Entries(RankCheckpointFiles.PartEntries(4, 1, new[] { sample.Workers[1] }, sample));
+        var (workers, shared) = RankCheckpointFiles.ReadPart(part, parts[1], 4);
         Assert.AreEqual(1, workers.Single().Worker);
+        Assert.IsTrue(shared!.Global[1].BitwiseEquals(sample.Shared!.Global[1]), "each part holds θ̂");
+        Assert.IsTrue(shared.Outer[1].Buffers[0][0]!.BitwiseEquals(sample.Shared.Outer[1].Buffers[0][0]!), "and the outer momentum");
+        Assert.AreEqual(sample.Shared.Launches, shared.Launches);
         CollectionAssert.AreEqual(sample.Workers[1].Losses, workers[0].Losses);
         Assert.ThrowsExactly<InvalidDataException>(() => RankCheckpointFiles.ReadPart(part, parts[0], 4), "rank 1's part offered as rank 0's");
     }
@@ -60,13 +64,13 @@ public sealed class RankCheckpointFilesTests
     public void MutatedManifestEntriesFailOnlyWithInvalidDataException()
     {
         var sample = CheckpointReaderFuzzTests.Sample();
-        var original = Manifest(sample, Parts(4));
+        var original = Manifest(sample, Parts(4)).Select(e => (e.Name, Bytes: e.ToBytes())).ToArray();
         var random = new Random(17);
         for (int i = 0; i < Iterations; i++)
         {
-            var entries = original.Select(e => new KeyValuePair<string, byte[]>(e.Key, (byte[])e.Value.Clone())).ToList();
+            var entries = original.Select(e => (e.Name, Bytes: (byte[])e.Bytes.Clone())).ToList();
             int which = random.Next(entries.Count);
-            var bytes = entries[which].Value;
+            var bytes = entries[which].Bytes;
             switch (random.Next(3))
             {
                 case 0: for (int k = random.Next(1, 4); k > 0; k--) bytes[random.Next(bytes.Length)] ^= (byte)(1 << random.Next(8)); break;
@@ -76,17 +80,17 @@ public sealed class RankCheckpointFilesTests
                     BitConverter.TryWriteBytes(bytes.AsSpan(at), random.Next(3) switch { 0 => int.MaxValue, 1 => -1, _ => random.Next(1000) });
                     break;
             }
-            entries[which] = new(entries[which].Key, bytes);
+            entries[which] = (entries[which].Name, bytes);
             try
             {
-                RankCheckpointFiles.ReadManifest(Entries(entries));
+                RankCheckpointFiles.ReadManifest(Entries(entries.Select(e => CheckpointEntry.FromBytes(e.Name, e.Bytes)).ToArray()));
             }
             catch (InvalidDataException)
             {
             }
             catch (Exception e)
             {
-                Assert.Fail($"iteration {i}, entry '{entries[which].Key}': {e.GetType().Name}: {e.Message}");
+                Assert.Fail($"iteration {i}, entry '{entries[which].Name}': {e.GetType().Name}: {e.Message}");
             }
         }
     }

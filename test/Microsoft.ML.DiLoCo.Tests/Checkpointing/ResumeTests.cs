@@ -11,8 +11,19 @@ public sealed class ResumeTests
     // The uninterrupted run every resume is compared with (no checkpoints at all).
     private static (float[] Global, TrainingReport Report) Straight() => _straight ??= CheckpointRuns.Train(CheckpointRuns.Options());
 
+    // 1 KB chunks: every tensor of the tiny model but the smallest is written and read in several pieces.
     [TestMethod]
-    public void CancelledThenResumedRunIsBitIdenticalToTheUninterruptedOne()
+    [DataRow(0)]
+    [DataRow(1024)]
+    public void CancelledThenResumedRunIsBitIdenticalToTheUninterruptedOne(int chunkBytes)
+    {
+        int savedChunk = CheckpointFile.ChunkBytes;
+        if (chunkBytes > 0) CheckpointFile.ChunkBytes = chunkBytes;
+        try { CancelAndResume(); }
+        finally { CheckpointFile.ChunkBytes = savedChunk; }
+    }
+
+    private static void CancelAndResume()
     {
         var (global, report) = Straight();
         string dir = CheckpointRuns.NewDirectory();
