@@ -7,8 +7,7 @@ public enum ExchangeSecurity
     None,
     /// <summary>
     /// Every payload is sealed with AES-256-GCM under a per-run key derived from a shared 256-bit secret
-    /// (<c>ExchangeKeyFile</c> or the <c>DILOCO_EXCHANGE_KEY</c> environment variable), and checkpoints and the model file are signed
-    /// with HMAC-SHA256.
+    /// (<c>ExchangeKeyFile</c> or the <c>DILOCO_EXCHANGE_KEY</c> environment variable). Results are bit-identical either way.
     /// </summary>
     Encrypted,
 }

@@ -151,8 +151,8 @@ public sealed partial class StreamingDiLoCoTrainer
 
         /// <summary>
         /// <see cref="ExchangeSecurity.Encrypted"/> seals every exchange with AES-256-GCM under a per-run key derived from a shared 256-bit
-        /// secret (<see cref="ExchangeKeyFile"/>, else the <c>DILOCO_EXCHANGE_KEY</c> environment variable), and signs checkpoints and the
-        /// model file with HMAC-SHA256. Results are bit-identical either way. See docs/security.md.
+        /// secret (<see cref="ExchangeKeyFile"/>, else the <c>DILOCO_EXCHANGE_KEY</c> environment variable). Results are
+        /// bit-identical either way. See docs/security.md.
         /// </summary>
         public ExchangeSecurity ExchangeSecurity = ExchangeSecurity.None;
 

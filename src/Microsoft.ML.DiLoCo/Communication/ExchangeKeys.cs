@@ -4,7 +4,7 @@ namespace Microsoft.ML.DiLoCo.Communication;
 
 /// <summary>
 /// The keys of one run: the exchange key derived with HKDF-SHA256 from the shared 256-bit secret and the run id every member agreed
-/// on at start-up, and the file-signing key derived from the secret alone (files outlive runs). The secret itself is not kept.
+/// on at start-up. The secret itself is not kept.
 /// <see cref="ToString"/> never shows key material.
 /// </summary>
 public sealed class ExchangeKeys
@@ -16,7 +16,6 @@ public sealed class ExchangeKeys
     public const int KeyBytes = 32;
 
     private static readonly byte[] ExchangeInfo = "Microsoft.ML.DiLoCo exchange AES-256-GCM v1"u8.ToArray();
-    private static readonly byte[] FileInfo = "Microsoft.ML.DiLoCo file HMAC-SHA256 v1"u8.ToArray();
 
     private ExchangeKeys(byte[] runId, byte[] exchangeKey)
     {
@@ -38,14 +37,6 @@ public sealed class ExchangeKeys
         var key = new byte[KeyBytes];
         HKDF.DeriveKey(HashAlgorithmName.SHA256, secret, key, runId, ExchangeInfo);
         return new ExchangeKeys(runId.ToArray(), key);
-    }
-
-    /// <summary>The HMAC-SHA256 key that signs checkpoints and model files (the same for every run with this secret).</summary>
-    public static byte[] FileKey(ReadOnlySpan<byte> secret)
-    {
-        var key = new byte[KeyBytes];
-        HKDF.DeriveKey(HashAlgorithmName.SHA256, secret, key, ReadOnlySpan<byte>.Empty, FileInfo);
-        return key;
     }
 
     /// <summary>A fresh random run id.</summary>
