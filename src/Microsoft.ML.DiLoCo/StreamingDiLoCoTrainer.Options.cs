@@ -149,6 +149,20 @@ public sealed partial class StreamingDiLoCoTrainer
         /// <summary>Simulated one-way link latency per message, in milliseconds; 0 = none.</summary>
         public double LinkLatencyMilliseconds;
 
+        /// <summary>
+        /// <see cref="ExchangeSecurity.Encrypted"/> seals every exchange with AES-256-GCM under a per-run key derived from a shared 256-bit
+        /// secret (<see cref="ExchangeKeyFile"/>, else the <c>DILOCO_EXCHANGE_KEY</c> environment variable). Results are
+        /// bit-identical either way. See docs/security.md.
+        /// </summary>
+        public ExchangeSecurity ExchangeSecurity = ExchangeSecurity.None;
+
+        /// <summary>
+        /// The file holding the shared secret: 32 raw bytes (<c>head -c 32 /dev/urandom &gt; key; chmod 600 key</c>) or 64 hexadecimal
+        /// characters. Null: the <c>DILOCO_EXCHANGE_KEY</c> environment variable (64 hex characters or base64). Read once at start; the
+        /// secret is never logged, reported, checkpointed or saved.
+        /// </summary>
+        public string? ExchangeKeyFile;
+
         /// <summary>Stops training between two steps.</summary>
         public CancellationToken CancellationToken;
 

@@ -6,7 +6,7 @@ using Microsoft.ML.DiLoCo.Tests.Training;
 using Microsoft.ML.DiLoCo.Training;
 
 /// <summary>
-/// mode=peer attack=nan|short|declare [policy=stop|skip]: a faulty peer across MPI ranks. Every rank runs one worker of torchft's
+/// mode=peer attack=nan|short|declare|flip [policy=stop|skip] [sealed=1]: a faulty peer across MPI ranks. Every rank runs one worker of torchft's
 /// fixture (the tests' EngineHarness.GoldenSettings, α = 0.5, τ = 0, 6 steps: fragment 0 is exchanged at step 3); rank 1 is faulty.
 /// nan / short: rank 1's first payload is changed by the tests' TamperingCollective. declare: rank 1 speaks the collective's
 /// protocol by hand, announces 1.5 GB in the length exchange and never sends them. Each rank prints θ̂ and its skipped count, or
@@ -16,7 +16,7 @@ internal static class PeerPayloadCheck
 {
     private const long DeclaredBytes = 1_500_000_000;
 
-    public static int Run(string attack, string policy)
+    public static int Run(string attack, string policy, bool sealedExchanges = false)
     {
         int rank = int.Parse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_RANK") ?? "0");
         if (attack == "declare" && rank == 1) return DeclareWithoutSending();
@@ -26,8 +26,10 @@ internal static class PeerPayloadCheck
         };
         var mpi = new MpiCollective(TimeSpan.FromSeconds(30));
         ICollective collective = rank == 1
-            ? new TamperingCollective(mpi, TamperingCollective.Attack(attack, offset: policy == "skip" ? 1 : 0))
+            ? new TamperingCollective(mpi, TamperingCollective.Attack(attack, offset: (policy == "skip" ? 1 : 0) + (sealedExchanges ? 12 : 0)))
             : mpi;
+        // sealed=1: the attack hits the sealed bytes on the wire (below the seal, after the 12-byte nonce), as an attacker on the link would.
+        if (sealedExchanges) collective = new SealedCollective(collective, ExchangeKeys.Derive(new byte[32], ExchangeKeys.AgreeRunId(mpi)), wireFormat: 0);
         using var worker = new DiLoCoWorker(rank, new ConstantGradientReplica(2), collective, settings);
         try
         {

@@ -13,7 +13,8 @@ using Microsoft.ML.DiLoCo;
 // stderr), cancelAtStep (rank 0 cancels its token after that step), cancelOnRank (that rank's token is cancelled before Fit),
 // mode=allgather chunk=N (the collective alone, see AllGatherCheck),
 // mode=exchange bytes=N repeats=R [bandwidthBits latencyMs wrap=1] (times R all-gathers of N bytes per rank, see ExchangeTiming),
-// mode=peer attack=nan|short|declare [policy=stop|skip] (a faulty rank 1, see PeerPayloadCheck),
+// mode=peer attack=nan|short|declare|flip [policy=stop|skip] [sealed=1] (a faulty rank 1, see PeerPayloadCheck),
+// keyFile=PATH [keyFileOnRank1=PATH] (ExchangeSecurity = Encrypted with that key; rank 1 may hold another),
 // failOnRank + failAtStep [+ keepRunningMs] (that rank's worker throws at that step; its host catches the exception, prints it
 // with the time, and keeps running that long: the job must still end within seconds).
 var settings = args.Select(a => a.Split('=', 2)).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "", StringComparer.OrdinalIgnoreCase);
@@ -22,7 +23,7 @@ int Int(string key, int fallback) => int.Parse(Get(key, fallback.ToString(Cultur
 double Real(string key, double fallback) => double.Parse(Get(key, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
 
 if (Get("mode", "train") == "allgather") return AllGatherCheck.Run(Int("chunk", 1000));
-if (Get("mode", "train") == "peer") return PeerPayloadCheck.Run(Get("attack", "nan"), Get("policy", "stop"));
+if (Get("mode", "train") == "peer") return PeerPayloadCheck.Run(Get("attack", "nan"), Get("policy", "stop"), Get("sealed", "0") == "1");
 if (Get("mode", "train") == "exchange") return ExchangeTiming.Run(Int("bytes", 1 << 20), Int("repeats", 5), Real("bandwidthBits", 0), Real("latencyMs", 0), Get("wrap", "0") == "1");
 if (Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_RANK") is { } dyingRank && Get("dieOnRank", "") == dyingRank)
     _ = new Timer(_ => System.Diagnostics.Process.GetCurrentProcess().Kill(), null, Int("dieAfterMs", 1000), Timeout.Infinite); // a rank that dies mid-run
@@ -57,6 +58,11 @@ if (Int("cancelAtStep", 0) is > 0 and var cancelAt) // progress reaches rank 0 o
     options.Progress = new StepObserver(step => { if (step >= cancelAt) cancellation.Cancel(); });
 if (Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_RANK") is { } worldRank && Get("differOnRank", "") == worldRank)
     options.InnerSteps *= 2;
+if (settings.TryGetValue("keyFile", out var keyFile)) // exchanges sealed with this key; keyFileOnRank1 gives rank 1 another
+{
+    options.ExchangeSecurity = ExchangeSecurity.Encrypted;
+    options.ExchangeKeyFile = Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_RANK") == "1" ? Get("keyFileOnRank1", keyFile) : keyFile;
+}
 if (Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_RANK") is { } failingRank && Get("failOnRank", "") == failingRank)
     options.InjectedWorkerFault = (_, step) => step == Int("failAtStep", 5) ? new InvalidOperationException("injected fault") : null;
 

@@ -31,6 +31,7 @@ internal static class BenchmarksPage
             (Path.Combine(sections, "overlap.md"), "bash build/bench.sh overlap"),
             (Path.Combine(sections, "speed.md"), "bash build/bench.sh speed"),
             (Path.Combine(sections, "scoring.md"), "bash build/bench.sh scoring"),
+            (Path.Combine(sections, "sealing.md"), "bash build/bench.sh sealing"),
         });
         foreach (var (file, command) in parts)
         {

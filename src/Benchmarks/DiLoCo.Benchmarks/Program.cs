@@ -14,6 +14,7 @@ const string Usage = """
       speed [--steps N] [--quick]                      inner-step tokens/s beside PyTorch (needs /usr/bin/python3 with torch)
       scoring [--rows N] [--short-rows N] [--repetitions N] [--training-steps N]   forward pass vs Transform vs PredictionEngine; generation with/without KV cache
       scoring-tables [--commit SHA]                   re-render the scoring section and plot from scoring.json (no measuring)
+      sealing [--repetitions N]                        cost of ExchangeSecurity = Encrypted: bytes per message, seal + open per fragment
       comm [--quick|--medium|--full]                   the communication table alone, from the newest (or named) quality-<tier>.json
       document [--quick|--medium|--full]               assemble docs/benchmarks.md from header.md and the section files (no run)
     Common: --out DIR (section files; default docs/benchmarks), --page FILE (assembled page; default DIR/../benchmarks.md)
@@ -88,6 +89,13 @@ switch (mode)
         ScoringPlot.Save(results, Path.Combine(output, "scoring.png"));
         string section = ScoringDocument.Write(results, machine, ArgumentAfter("--commit") ?? commit, "scoring.png");
         File.WriteAllText(Path.Combine(output, "scoring.md"), section);
+        Console.WriteLine(section);
+        break;
+    }
+    case "sealing":
+    {
+        string section = SealingBenchmark.Run(machine, commit, int.Parse(ArgumentAfter("--repetitions") ?? "21"));
+        File.WriteAllText(Path.Combine(output, "sealing.md"), section);
         Console.WriteLine(section);
         break;
     }

@@ -22,6 +22,7 @@ internal static class OptionsFingerprint
         nameof(StreamingDiLoCoTrainer.Options.LinkBandwidthBitsPerSecond),
         nameof(StreamingDiLoCoTrainer.Options.LinkLatencyMilliseconds),
         nameof(StreamingDiLoCoTrainer.Options.OnWorkerFailure), // what a failure does, not what training computes
+        nameof(StreamingDiLoCoTrainer.Options.ExchangeSecurity), // how exchanges travel, not what they carry (turned on or re-keyed on resume)
         nameof(StreamingDiLoCoTrainer.Options.Progress),
         nameof(StreamingDiLoCoTrainer.Options.Seed),
         "effective seed",

@@ -32,4 +32,11 @@ public interface ICollective : IDisposable
     /// </remarks>
     Task<PeerPayload[]> AllGatherSameLengthAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
         PeerPayloads.GatherThenCheck(AllGatherAsync(payload, cancellationToken), payload.Length);
+
+    /// <summary>
+    /// <see cref="AllGatherSameLengthAsync(ReadOnlyMemory{byte}, CancellationToken)"/> for the exchange <paramref name="label"/> names.
+    /// Decorators pass the label on; a collective that seals payloads binds it into them; the others ignore it (the default).
+    /// </summary>
+    Task<PeerPayload[]> AllGatherSameLengthAsync(ReadOnlyMemory<byte> payload, ExchangeLabel label, CancellationToken cancellationToken = default) =>
+        AllGatherSameLengthAsync(payload, cancellationToken);
 }

@@ -52,10 +52,14 @@ public sealed class LinkModelCollective : ICollective
     }
 
     /// <inheritdoc/>
-    public async Task<PeerPayload[]> AllGatherSameLengthAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    public Task<PeerPayload[]> AllGatherSameLengthAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
+        AllGatherSameLengthAsync(payload, ExchangeLabel.Unlabelled, cancellationToken);
+
+    /// <inheritdoc/>
+    public async Task<PeerPayload[]> AllGatherSameLengthAsync(ReadOnlyMemory<byte> payload, ExchangeLabel label, CancellationToken cancellationToken = default)
     {
         double issued = Now();
-        var gathered = _inner.AllGatherSameLengthAsync(payload, cancellationToken);
+        var gathered = _inner.AllGatherSameLengthAsync(payload, label, cancellationToken);
         if (Size == 1) return await gathered.ConfigureAwait(false);
         double outboundArrives = Send(issued, payload.Length);
         var payloads = await gathered.ConfigureAwait(false);

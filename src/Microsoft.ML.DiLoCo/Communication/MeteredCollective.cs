@@ -17,16 +17,22 @@ namespace Microsoft.ML.DiLoCo.Communication;
 public sealed class MeteredCollective : ICollective
 {
     private readonly ICollective _inner;
+    private readonly int _overheadPerMessage;
     private long _bytesSent;
     private long _bytesReceived;
     private long _largestMessageBytes;
     private long _calls;
 
     /// <summary>Wraps <paramref name="inner"/>.</summary>
-    public MeteredCollective(ICollective inner)
+    /// <param name="inner">The collective to meter.</param>
+    /// <param name="overheadPerMessage">Bytes a layer below adds to every equal-length payload (a <see cref="SealedCollective"/>'s
+    /// nonce and tag), counted as sent and received: the meter then counts what crosses the link.</param>
+    public MeteredCollective(ICollective inner, int overheadPerMessage = 0)
     {
         ArgumentNullException.ThrowIfNull(inner);
+        ArgumentOutOfRangeException.ThrowIfNegative(overheadPerMessage);
         _inner = inner;
+        _overheadPerMessage = overheadPerMessage;
     }
 
     /// <summary>The wrapped collective.</summary>
@@ -67,12 +73,16 @@ public sealed class MeteredCollective : ICollective
     }
 
     /// <inheritdoc/>
-    public async Task<PeerPayload[]> AllGatherSameLengthAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    public Task<PeerPayload[]> AllGatherSameLengthAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
+        AllGatherSameLengthAsync(payload, ExchangeLabel.Unlabelled, cancellationToken);
+
+    /// <inheritdoc/>
+    public async Task<PeerPayload[]> AllGatherSameLengthAsync(ReadOnlyMemory<byte> payload, ExchangeLabel label, CancellationToken cancellationToken = default)
     {
-        Task<PeerPayload[]> gathered = _inner.AllGatherSameLengthAsync(payload, cancellationToken);
-        CountIssued(payload.Length);
+        Task<PeerPayload[]> gathered = _inner.AllGatherSameLengthAsync(payload, label, cancellationToken);
+        CountIssued(payload.Length + _overheadPerMessage);
         PeerPayload[] payloads = await gathered.ConfigureAwait(false);
-        Interlocked.Add(ref _bytesReceived, payloads.Where(p => p.Sender != Rank).Sum(p => (long)p.Bytes.Length));
+        Interlocked.Add(ref _bytesReceived, payloads.Where(p => p.Sender != Rank).Sum(p => (long)p.Bytes.Length + _overheadPerMessage));
         return payloads;
     }
 

@@ -156,6 +156,8 @@ internal static class TrainingConfigReader
         t.KeepCheckpoints = o.Int("keepCheckpoints", min: 1) ?? t.KeepCheckpoints;
         t.NonFiniteValuePolicy = o.Enum<NonFiniteValuePolicy>("nonFiniteValuePolicy") ?? t.NonFiniteValuePolicy;
         t.OnWorkerFailure = o.Enum<WorkerFailurePolicy>("onWorkerFailure") ?? t.OnWorkerFailure;
+        t.ExchangeSecurity = o.Enum<ExchangeSecurity>("exchangeSecurity") ?? t.ExchangeSecurity;
+        t.ExchangeKeyFile = o.String("exchangeKeyFile") ?? t.ExchangeKeyFile; // a path, never the key itself (docs/security.md)
         o.RejectUnknownFields();
     }
 

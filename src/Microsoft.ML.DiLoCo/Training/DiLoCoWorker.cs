@@ -179,7 +179,7 @@ internal sealed partial class DiLoCoWorker : IDisposable
         long sentBefore = _collective is MeteredCollective m ? m.BytesSent : 0;
         long receivedBefore = _collective is MeteredCollective m2 ? m2.BytesReceived : 0;
         var launched = Stopwatch.GetTimestamp();
-        var exchange = _collective.AllGatherSameLengthAsync(payload); // a peer's payload of another length is refused before allocation
+        var exchange = _collective.AllGatherSameLengthAsync(payload, new ExchangeLabel(t, p)); // a peer's payload of another length is refused before allocation
         double exchangeSeconds = double.NaN;
         var finished = exchange.ContinueWith(_ => exchangeSeconds = Stopwatch.GetElapsedTime(launched).TotalSeconds, TaskContinuationOptions.ExecuteSynchronously);
         _inflight = new InFlightSync(p, t, _settings.Schedule.ApplyStepOf(t), exchange, finished, () => exchangeSeconds, sentBefore, receivedBefore);
@@ -244,7 +244,7 @@ internal sealed partial class DiLoCoWorker : IDisposable
         buffers.ReadGradients(parameters);
         var payload = EncodeOrSkip(buffers, t, "gradient");
         var started = Stopwatch.GetTimestamp();
-        var received = Gathered(_collective.AllGatherSameLengthAsync(payload), t, fragment: -1);
+        var received = Gathered(_collective.AllGatherSameLengthAsync(payload, new ExchangeLabel(t, -1)), t, fragment: -1);
         double waited = Stopwatch.GetElapsedTime(started).TotalSeconds;
         Statistics.CommunicationWaitSeconds += waited;
         var contributions = FiniteContributions(received, t, fragment: -1, out _);

@@ -21,6 +21,7 @@ internal static class RankConsistency
         nameof(StreamingDiLoCoTrainer.Options.CancellationToken),
         nameof(StreamingDiLoCoTrainer.Options.ValidationSet),   // described by its windows below
         nameof(StreamingDiLoCoTrainer.Options.ExchangeTimeoutSeconds),
+        nameof(StreamingDiLoCoTrainer.Options.ExchangeKeyFile),        // a path: the secret itself is never compared in the clear
         nameof(StreamingDiLoCoTrainer.Options.InitialModel),     // described by the digest of the weights below
         nameof(StreamingDiLoCoTrainer.Options.InitialModelPath), // (a path may differ between machines; the weights may not)
     };

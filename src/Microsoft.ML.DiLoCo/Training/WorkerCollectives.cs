@@ -13,7 +13,8 @@ internal sealed class WorkerCollectives : IDisposable
     private readonly MpiWorkerGroup? _local;
     private bool _failed;
 
-    private WorkerCollectives(ICollective[] raw, MpiCollective? mpi, MpiWorkerGroup? local, int processRank, int processCount, int localWorkers, LinkModel? link)
+    private WorkerCollectives(ICollective[] raw, MpiCollective? mpi, MpiWorkerGroup? local, int processRank, int processCount, int localWorkers, LinkModel? link,
+        StreamingDiLoCoTrainer.Options o, byte[] runId)
     {
         _raw = raw;
         Mpi = mpi;
@@ -22,8 +23,25 @@ internal sealed class WorkerCollectives : IDisposable
         ProcessCount = processCount;
         FirstWorker = processRank * localWorkers;
         TotalWorkers = processCount * localWorkers;
-        Workers = raw.Select(c => new MeteredCollective(link is null ? c : new LinkModelCollective(c, link))).ToArray();
+        // Sealing sits next to the transport: the simulated link and the meter see the sealed bytes (plaintext + nonce + tag).
+        var keys = o.ExchangeSecurity == ExchangeSecurity.Encrypted ? RunKeys(o, runId) : null;
+        Workers = raw.Select(c => keys is null ? c : new SealedCollective(c, keys, WireIdentifier(o)))
+            .Select(c => new MeteredCollective(link is null ? c : new LinkModelCollective(c, link), keys is null ? 0 : SealedCollective.Overhead))
+            .ToArray();
     }
+
+    /// <summary>This run's keys: the shared secret with the run id of this start, so a resumed run never reuses a nonce under the same key.</summary>
+    private static ExchangeKeys RunKeys(StreamingDiLoCoTrainer.Options o, byte[] runId)
+    {
+        byte[] secret = ExchangeSecret.Read(o.ExchangeKeyFile, nameof(o.ExchangeKeyFile))
+            ?? throw new ArgumentException("ExchangeSecurity = Encrypted needs a secret (validation checks this first).", nameof(o.ExchangeSecurity));
+        try { return ExchangeKeys.Derive(secret, runId); }
+        finally { Array.Clear(secret); }
+    }
+
+    /// <summary>What the payloads' bytes mean (codec, framing, algorithm), bound into every sealed payload.</summary>
+    private static byte WireIdentifier(StreamingDiLoCoTrainer.Options o) =>
+        (byte)(((int)o.Algorithm << 4) | ((int)o.NonFiniteValuePolicy << 2) | (int)o.WireFormat);
 
     /// <summary>This process's workers' collectives, by local index; their Rank is the global worker index.</summary>
     public MeteredCollective[] Workers { get; }
@@ -49,13 +67,16 @@ internal sealed class WorkerCollectives : IDisposable
             ? LinkModel.FromBitsPerSecond(o.LinkBandwidthBitsPerSecond, o.LinkLatencyMilliseconds)
             : null;
         if (o.Transport == Transport.InProcess)
-            return new WorkerCollectives(InProcessCollective.CreateGroup(o.NumberOfWorkers), null, null, 0, 1, o.NumberOfWorkers, link);
+            return new WorkerCollectives(InProcessCollective.CreateGroup(o.NumberOfWorkers), null, null, 0, 1, o.NumberOfWorkers, link, o, ExchangeKeys.NewRunId());
 
         var mpi = new MpiCollective(o.ExchangeTimeoutSeconds > 0 ? TimeSpan.FromSeconds(o.ExchangeTimeoutSeconds) : Timeout.InfiniteTimeSpan);
-        if (o.NumberOfWorkers == 1) return new WorkerCollectives(new ICollective[] { mpi }, mpi, null, mpi.Rank, mpi.Size, 1, link);
+        // Every rank agrees on a run id, sealed or not: a rank that seals and one that does not then meet at the rank-consistency check,
+        // which names ExchangeSecurity, instead of in mismatched exchanges.
+        byte[] runId = ExchangeKeys.AgreeRunId(mpi);
+        if (o.NumberOfWorkers == 1) return new WorkerCollectives(new ICollective[] { mpi }, mpi, null, mpi.Rank, mpi.Size, 1, link, o, runId);
         // Several workers per rank: an in-memory group inside the rank and one MPI exchange per rank and round.
         var local = new MpiWorkerGroup(mpi, o.NumberOfWorkers);
-        return new WorkerCollectives(local.Members, mpi, local, mpi.Rank, mpi.Size, o.NumberOfWorkers, link);
+        return new WorkerCollectives(local.Members, mpi, local, mpi.Rank, mpi.Size, o.NumberOfWorkers, link, o, runId);
     }
 
     /// <summary>How long a failed rank's host has to see the exception before the MPI job is aborted (see MpiRuntime.AbortJobSoon).</summary>

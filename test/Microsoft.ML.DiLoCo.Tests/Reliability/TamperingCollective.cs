@@ -26,7 +26,8 @@ internal sealed class TamperingCollective(ICollective inner, Func<byte[], byte[]
     /// <summary>The attack called <paramref name="name"/>, on a payload whose codec bytes start at <paramref name="offset"/>
     /// (1 under SkipContribution: the flag byte comes first).</summary>
     /// <remarks>nan / inf: the first FP32 value (or FP4 block scale) becomes NaN / +∞; bf16inf: the first BF16 value becomes +∞;
-    /// large: 1 MiB is appended; short: the last byte is cut off; huge1e38: every FP32 value becomes 1e38 (finite, but an
+    /// large: 1 MiB is appended; short: the last byte is cut off; flip: the byte at the offset has its low bit flipped; sender0: the
+    /// int32 at the offset becomes 0 (a sealed payload's nonce names worker 0 as its sender); huge1e38: every FP32 value becomes 1e38 (finite, but an
     /// outer step can overflow it); huge3e38: every FP32 value becomes 3e38 (two of them overflow a sum).</remarks>
     public static Func<byte[], byte[]> Attack(string name, int offset = 0) => name switch
     {
@@ -35,6 +36,8 @@ internal sealed class TamperingCollective(ICollective inner, Func<byte[], byte[]
         "bf16inf" => p => { BinaryPrimitives.WriteUInt16LittleEndian(p.AsSpan(offset), 0x7F80); return p; },
         "large" => p => p.Concat(new byte[1 << 20]).ToArray(),
         "short" => p => p[..^1],
+        "flip" => p => { p[offset] ^= 1; return p; },
+        "sender0" => p => { BinaryPrimitives.WriteInt32LittleEndian(p.AsSpan(offset), 0); return p; },
         "huge1e38" => p => FillFloats(p, offset, 1e38f),
         "huge3e38" => p => FillFloats(p, offset, 3e38f),
         _ => throw new ArgumentException($"Unknown attack '{name}'.", nameof(name)),
