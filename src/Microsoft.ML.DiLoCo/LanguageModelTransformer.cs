@@ -47,6 +47,13 @@ public sealed class LanguageModelTransformer : ITransformer
     /// <summary>A copy of the model's shape.</summary>
     public TransformerOptions ModelOptions => _model.Options.Clone();
 
+    /// <summary>
+    /// A file holding the 256-bit secret to sign the saved model with (HMAC-SHA256; docs/security.md): a reader with the secret
+    /// refuses an altered file. Null: the <c>DILOCO_EXCHANGE_KEY</c> variable signs when set, else the file is not signed.
+    /// A model trained with <see cref="ExchangeSecurity.Encrypted"/> starts with the trainer's <c>ExchangeKeyFile</c>.
+    /// </summary>
+    public string? SigningKeyFile { get; set; }
+
     /// <summary>Number of trainable parameters.</summary>
     public long ParameterCount => _model.ParameterCount;
 
@@ -131,7 +138,9 @@ public sealed class LanguageModelTransformer : ITransformer
     }
 
     void ICanSaveModel.Save(ModelSaveContext ctx) =>
-        MLNetModelContext.Save(ctx, (main, writeEntry) => LanguageModelFile.Save(this, main, writeEntry));
+        MLNetModelContext.Save(ctx, (main, writeEntry) =>
+            LanguageModelFile.Save(this, main, writeEntry, SigningKeyFile is null ? ModelSignature.CurrentSecret(nameof(SigningKeyFile))
+                                                                                  : Communication.ExchangeSecret.Read(SigningKeyFile, nameof(SigningKeyFile))));
 
     /// <summary>
     /// Loads a model saved with <c>mlContext.Model.Save</c> (alone or as part of a pipeline). Same as
@@ -143,14 +152,20 @@ public sealed class LanguageModelTransformer : ITransformer
     /// <exception cref="FormatException">The file is not a zip (for example, truncated).</exception>
     /// <exception cref="InvalidDataException">The zip is not a complete, consistent language model of a format this library reads
     /// (including any failure of ML.NET's reader on its own entries; the inner exception is ML.NET's).</exception>
-    public static LanguageModelTransformer Load(string path, MLContext? mlContext = null)
+    /// <param name="signingKeyFile">
+    /// A 256-bit secret (as <see cref="StreamingDiLoCoTrainer.Options.ExchangeKeyFile"/>): the file must carry a matching
+    /// HMAC-SHA256, else <see cref="InvalidDataException"/>. Without it, the <c>DILOCO_EXCHANGE_KEY</c> variable is used when set.
+    /// </param>
+    public static LanguageModelTransformer Load(string path, MLContext? mlContext = null, string? signingKeyFile = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         if (!File.Exists(path))
             throw new FileNotFoundException($"No model file at '{path}'.", path);
         ITransformer loaded;
+        var previous = ModelSignature.ExplicitSecret;
         try
         {
+            if (signingKeyFile is not null) ModelSignature.ExplicitSecret = Communication.ExchangeSecret.Read(signingKeyFile, nameof(signingKeyFile));
             loaded = (mlContext ?? new MLContext()).Model.Load(path, out _);
         }
         catch (System.Reflection.TargetInvocationException e) when (e.InnerException is InvalidDataException or FormatException)
@@ -165,6 +180,10 @@ public sealed class LanguageModelTransformer : ITransformer
             // for this method they are all one thing, a file that is not a readable model.
             var cause = e is System.Reflection.TargetInvocationException { InnerException: { } inner } ? inner : e;
             throw new InvalidDataException($"'{path}' is not a readable ML.NET model file ({cause.GetType().Name}: {cause.Message})", cause);
+        }
+        finally
+        {
+            ModelSignature.ExplicitSecret = previous;
         }
         return loaded as LanguageModelTransformer
             ?? (loaded as IEnumerable<ITransformer>)?.OfType<LanguageModelTransformer>().LastOrDefault()

@@ -81,6 +81,7 @@ public sealed partial class StreamingDiLoCoTrainer : IEstimator<LanguageModelTra
         {
             TrainingOptions = Persistence.TrainingOptionsJson.From(o),
             GenerationSeeds = GenerationSeeds.From(_host), // drawn after the training seed: training is unchanged
+            SigningKeyFile = o.ExchangeSecurity == ExchangeSecurity.Encrypted ? o.ExchangeKeyFile : null,
         };
     }
 

@@ -18,7 +18,8 @@ internal static class LanguageModelFile
     private const int MaximumManifestBytes = 64 << 20;
 
     /// <summary>Writes the model: the format version to <paramref name="main"/>, then the two entries.</summary>
-    public static void Save(LanguageModelTransformer transformer, BinaryWriter main, Action<string, Action<Stream>> writeEntry)
+    /// <param name="secret">The shared secret to sign the file with (<see cref="ModelSignature"/>); null writes no signature.</param>
+    public static void Save(LanguageModelTransformer transformer, BinaryWriter main, Action<string, Action<Stream>> writeEntry, byte[]? secret)
     {
         main.Write(ModelManifest.CurrentFormatVersion);
         var model = transformer.Model;
@@ -40,12 +41,15 @@ internal static class LanguageModelFile
             (manifest.Tensors, manifest.WeightsLength, manifest.WeightsSha256) = (tensors, length, sha);
         });
         manifest.ModelSha256 = manifest.ComputeModelSha256();
-        writeEntry(ManifestEntry, stream => stream.Write(Encoding.UTF8.GetBytes(manifest.ToJson())));
+        byte[] manifestBytes = Encoding.UTF8.GetBytes(manifest.ToJson());
+        writeEntry(ManifestEntry, stream => stream.Write(manifestBytes));
+        if (secret is not null) writeEntry(ModelSignature.Entry, stream => stream.Write(ModelSignature.Sign(secret, manifestBytes)));
     }
 
     /// <summary>Reads and validates a model written by <see cref="Save"/>.</summary>
     /// <exception cref="InvalidDataException">The file is not a complete, consistent model of a format this library reads.</exception>
-    public static LanguageModelTransformer Load(BinaryReader main, Func<string, Action<Stream>, bool> tryReadEntry)
+    /// <param name="secret">The shared secret: the file must carry a matching signature. Null: a signature is not checked.</param>
+    public static LanguageModelTransformer Load(BinaryReader main, Func<string, Action<Stream>, bool> tryReadEntry, byte[]? secret)
     {
         int version;
         try
@@ -62,8 +66,15 @@ internal static class LanguageModelFile
             throw new InvalidDataException($"The model file's format version {version} is invalid (versions start at 1).");
 
         ModelManifest? manifest = null;
-        if (!tryReadEntry(ManifestEntry, stream => manifest = ReadManifest(stream)))
+        byte[] manifestBytes = [];
+        if (!tryReadEntry(ManifestEntry, stream => (manifest, manifestBytes) = ReadManifest(stream)))
             throw new InvalidDataException($"The model file has no {ManifestEntry} entry.");
+        if (secret is not null) // before anything is sized from the manifest
+        {
+            byte[]? signature = null;
+            tryReadEntry(ModelSignature.Entry, stream => signature = ModelSignature.Read(stream));
+            ModelSignature.Verify(secret, manifestBytes, signature);
+        }
         if (manifest!.FormatVersion != version)
             throw new InvalidDataException($"The manifest's FormatVersion {manifest.FormatVersion} differs from the main stream's {version}.");
         var valid = ModelManifestValidation.Check(manifest);
@@ -96,7 +107,7 @@ internal static class LanguageModelFile
         return result!;
     }
 
-    private static ModelManifest ReadManifest(Stream stream)
+    private static (ModelManifest Manifest, byte[] Bytes) ReadManifest(Stream stream)
     {
         if (stream.CanSeek && stream.Length - stream.Position > MaximumManifestBytes)
             throw new InvalidDataException($"The {ManifestEntry} entry is {stream.Length - stream.Position} bytes, more than a manifest can be ({MaximumManifestBytes}).");
@@ -111,8 +122,9 @@ internal static class LanguageModelFile
         }
         try
         {
-            return JsonSerializer.Deserialize<ModelManifest>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), ModelManifest.JsonOptions)
+            var manifest = JsonSerializer.Deserialize<ModelManifest>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), ModelManifest.JsonOptions)
                 ?? throw new InvalidDataException($"The {ManifestEntry} entry is empty (null).");
+            return (manifest, buffer.ToArray());
         }
         catch (JsonException e)
         {

@@ -11,11 +11,14 @@ namespace Microsoft.ML.DiLoCo.Persistence;
 /// </summary>
 internal static class LanguageModelLoader
 {
+    private const string ExchangeSecretOption = "DILOCO_EXCHANGE_KEY";
+
     /// <summary>Called by ML.NET with its (internal) ModelLoadContext, hence <c>object</c>.</summary>
     private static LanguageModelTransformer Create(IHostEnvironment env, object ctx)
     {
         ArgumentNullException.ThrowIfNull(env);
-        var model = MLNetModelContext.Load(ctx, LanguageModelFile.Load);
+        byte[]? secret = ModelSignature.CurrentSecret(ExchangeSecretOption); // with a key configured, only signed files load
+        var model = MLNetModelContext.Load(ctx, (main, tryReadEntry) => LanguageModelFile.Load(main, tryReadEntry, secret));
         model.GenerationSeeds = GenerationSeeds.From(env); // MLContext(seed: s) makes generation repeat from run to run
         return model;
     }
