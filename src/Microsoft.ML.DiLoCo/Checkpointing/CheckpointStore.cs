@@ -13,11 +13,15 @@ internal sealed class CheckpointStore
     private const string Prefix = "checkpoint-";
     private const string Extension = ".dlc";
 
-    public CheckpointStore(string directory, int keep)
+    public CheckpointStore(string directory, int keep, CheckpointSignature? signer = null)
     {
         Directory = Path.GetFullPath(directory);
         Keep = keep;
+        Signer = signer;
     }
+
+    /// <summary>Signs every file written and requires a valid signature on every file read; null: neither.</summary>
+    public CheckpointSignature? Signer { get; }
 
     public string Directory { get; }
 
@@ -41,7 +45,8 @@ internal sealed class CheckpointStore
     {
         System.IO.Directory.CreateDirectory(Directory);
         string path = PathOf(step);
-        CheckpointFile.Write(path, entries);
+        byte[] sha256 = CheckpointFile.Write(path, entries); // not inside Signer?.Sign(...): ?. would skip the write when unsigned
+        Signer?.Sign(path, sha256);
         foreach (var (_, old) in Files().Skip(Keep)) TryDelete(old);
         foreach (var leftover in System.IO.Directory.EnumerateFiles(Directory, Prefix + "*" + Extension + ".tmp-*")) TryDelete(leftover);
         return path;
@@ -51,7 +56,9 @@ internal sealed class CheckpointStore
     public (string Name, byte[] Sha256) SavePart(long step, int rank, IReadOnlyList<CheckpointEntry> entries)
     {
         System.IO.Directory.CreateDirectory(Directory);
-        return (PartNameOf(step, rank), CheckpointFile.Write(PartPathOf(step, rank), entries));
+        byte[] sha256 = CheckpointFile.Write(PartPathOf(step, rank), entries);
+        Signer?.Sign(PartPathOf(step, rank), sha256);
+        return (PartNameOf(step, rank), sha256);
     }
 
     /// <summary>
@@ -87,7 +94,11 @@ internal sealed class CheckpointStore
             {
                 var entries = CheckpointFile.Read(path);
                 TrainingCheckpoint checkpoint;
-                try { checkpoint = TrainingCheckpoint.FromEntries(entries); }
+                try
+                {
+                    Signer?.Verify(path, entries.FileSha256);
+                    checkpoint = TrainingCheckpoint.FromEntries(entries);
+                }
                 catch { entries.Dispose(); throw; }
                 if (refused.Count > 0) log?.Invoke($"Using the older checkpoint {path}.");
                 return (checkpoint, path);
@@ -123,6 +134,6 @@ internal sealed class CheckpointStore
 
     private static void TryDelete(string path)
     {
-        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        try { File.Delete(path); File.Delete(path + CheckpointSignature.Suffix); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }

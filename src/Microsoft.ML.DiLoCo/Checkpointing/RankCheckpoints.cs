@@ -151,7 +151,11 @@ internal sealed class RankCheckpoints
                     try
                     {
                         var candidate = File.ReadAllBytes(path); // small: θ̂ is in the parts (in a manifest written before streaming, under 2 GB)
-                        using (var entries = CheckpointFile.Read(new MemoryStream(candidate, writable: false), path)) RankCheckpointFiles.ReadManifest(entries);
+                        using (var entries = CheckpointFile.Read(new MemoryStream(candidate, writable: false), path))
+                        {
+                            _store.Signer?.Verify(path, entries.FileSha256);
+                            RankCheckpointFiles.ReadManifest(entries);
+                        }
                         bytes = candidate;
                     }
                     catch (Exception e) { Refuse(path, e.Message); }
@@ -258,6 +262,7 @@ internal sealed class RankCheckpoints
                 catch (InvalidDataException) when (!CheckpointFile.Sha256Of(path).AsSpan().SequenceEqual(part.Sha256)) { throw mismatch; }
                 sources.Add(entries);
                 if (!entries.FileSha256.AsSpan().SequenceEqual(part.Sha256)) throw mismatch;
+                _store.Signer?.Verify(path, entries.FileSha256);
                 var (partWorkers, partShared) = RankCheckpointFiles.ReadPart(entries, part, header.Step);
                 shared ??= partShared;
                 if (!elastic) workers.AddRange(partWorkers.Where(w => w.Worker >= firstWorker && w.Worker < firstWorker + localWorkers));

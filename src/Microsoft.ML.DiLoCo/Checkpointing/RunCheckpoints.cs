@@ -46,7 +46,7 @@ internal sealed class RunCheckpoints
     public RunCheckpoints(StreamingDiLoCoTrainer.Options options, IReadOnlyList<DiLoCoWorker> workers, SyncSchedule? schedule,
         string fingerprint, int seed, int firstWorker, List<ValidationPoint> points, Action<string>? log, ICollective? ranks = null, int totalWorkers = 0)
     {
-        _store = new CheckpointStore(options.CheckpointDirectory!, options.KeepCheckpoints);
+        _store = new CheckpointStore(options.CheckpointDirectory!, options.KeepCheckpoints, CheckpointSignature.For(options));
         _options = options;
         _workers = workers;
         _schedule = schedule;
@@ -103,7 +103,7 @@ internal sealed class RunCheckpoints
     /// <summary>The newest valid checkpoint of <c>CheckpointDirectory</c>, or null (no folder, no checkpoint, or checkpoints off).</summary>
     /// <remarks>Under MPI null: the ranks choose together (<see cref="LoadAgreed"/>).</remarks>
     public static (TrainingCheckpoint Checkpoint, string Path)? LoadNewest(StreamingDiLoCoTrainer.Options o, Action<string>? log) =>
-        o.CheckpointDirectory is null || o.Transport == Transport.Mpi ? null : new CheckpointStore(o.CheckpointDirectory, o.KeepCheckpoints).LoadNewest(log);
+        o.CheckpointDirectory is null || o.Transport == Transport.Mpi ? null : new CheckpointStore(o.CheckpointDirectory, o.KeepCheckpoints, CheckpointSignature.For(o)).LoadNewest(log);
 
     /// <summary>Under MPI: the checkpoint every rank resumes from (this rank's workers in it), or null on every rank; every rank must call it.</summary>
     /// <param name="ranks">The rank-level collective.</param>
@@ -116,7 +116,7 @@ internal sealed class RunCheckpoints
     public static (TrainingCheckpoint Checkpoint, string Path)? LoadAgreed(StreamingDiLoCoTrainer.Options o, ICollective ranks, int firstWorker, int localWorkers,
         int totalWorkers, Action<string>? log) =>
         o.CheckpointDirectory is null ? null
-            : new RankCheckpoints(new CheckpointStore(o.CheckpointDirectory, o.KeepCheckpoints), ranks, totalWorkers).LoadAgreed(firstWorker, localWorkers, log);
+            : new RankCheckpoints(new CheckpointStore(o.CheckpointDirectory, o.KeepCheckpoints, CheckpointSignature.For(o)), ranks, totalWorkers).LoadAgreed(firstWorker, localWorkers, log);
 
     /// <summary>The seed of the run: a resumed run keeps the checkpoint's (an explicit different Seed is refused).</summary>
     public static int SeedOf(StreamingDiLoCoTrainer.Options o, int seed, TrainingCheckpoint? resume)
