@@ -2,11 +2,12 @@ using System.Text.Json;
 using Microsoft.ML.DiLoCo;
 using Microsoft.ML.DiLoCo.Communication;
 using Microsoft.ML.DiLoCo.Tests.Reliability;
+using Microsoft.ML.DiLoCo.Tests.Security;
 using Microsoft.ML.DiLoCo.Tests.Training;
 using Microsoft.ML.DiLoCo.Training;
 
 /// <summary>
-/// mode=peer attack=nan|short|declare|flip [policy=stop|skip] [sealed=1]: a faulty peer across MPI ranks. Every rank runs one worker of torchft's
+/// mode=peer attack=nan|short|declare|flip|sender0|replay [policy=stop|skip] [sealed=1]: a faulty peer across MPI ranks. Every rank runs one worker of torchft's
 /// fixture (the tests' EngineHarness.GoldenSettings, α = 0.5, τ = 0, 6 steps: fragment 0 is exchanged at step 3); rank 1 is faulty.
 /// nan / short: rank 1's first payload is changed by the tests' TamperingCollective. declare: rank 1 speaks the collective's
 /// protocol by hand, announces 1.5 GB in the length exchange and never sends them. Each rank prints θ̂ and its skipped count, or
@@ -25,10 +26,12 @@ internal static class PeerPayloadCheck
             NonFinite = policy == "skip" ? NonFiniteValuePolicy.SkipContribution : NonFiniteValuePolicy.Stop,
         };
         var mpi = new MpiCollective(TimeSpan.FromSeconds(30));
-        ICollective collective = rank == 1
-            ? new TamperingCollective(mpi, TamperingCollective.Attack(attack, offset: (policy == "skip" ? 1 : 0) + (sealedExchanges ? 12 : 0)))
-            : mpi;
-        // sealed=1: the attack hits the sealed bytes on the wire (below the seal, after the 12-byte nonce), as an attacker on the link would.
+        // sealed=1: the attack hits the sealed bytes on the wire (below the seal, after the 12-byte nonce; sender0 rewrites the
+        // nonce's sender field; replay sends rank 1's first sealed payload again in place of its second), as an attacker on the link would.
+        ICollective collective = rank != 1 ? mpi
+            : attack == "replay" ? new ReplayingCollective(mpi)
+            : new TamperingCollective(mpi, TamperingCollective.Attack(attack,
+                offset: (policy == "skip" ? 1 : 0) + (sealedExchanges && attack != "sender0" ? 12 : 0)));
         if (sealedExchanges) collective = new SealedCollective(collective, ExchangeKeys.Derive(new byte[32], ExchangeKeys.AgreeRunId(mpi)), wireFormat: 0);
         using var worker = new DiLoCoWorker(rank, new ConstantGradientReplica(2), collective, settings);
         try

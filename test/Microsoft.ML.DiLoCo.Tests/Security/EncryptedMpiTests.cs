@@ -53,13 +53,15 @@ public sealed class EncryptedMpiTests
     [TestMethod]
     [DataRow("flip", "it failed authentication (AES-GCM tag mismatch)")]
     [DataRow("short", "it declared 31 bytes where every payload of this exchange has 32")]
-    public void EveryRankRefusesASealedPayloadAlteredOnTheWire(string attack, string problem)
+    [DataRow("sender0", "its nonce names worker 0 as the sender")]
+    [DataRow("replay", "it was sealed for exchange 0 of this run where exchange 1 was expected", 6, 1)]
+    public void EveryRankRefusesASealedPayloadAlteredOnTheWire(string attack, string problem, int step = 3, int fragment = 0)
     {
         var outcome = MpiLauncher.UnderMpi(2, "mode=peer", $"attack={attack}", "sealed=1");
         var honest = outcome.Lines.Single(l => l.GetProperty("rank").GetInt32() == 0);
         Assert.AreEqual("PeerPayloadException", honest.GetProperty("error").GetString(), outcome.Output);
         string sender = attack == "short" ? "MPI rank 1" : "Worker 1";
-        StringAssert.StartsWith(honest.GetProperty("message").GetString(), $"{sender} sent a payload that was refused for fragment 0 at step 3: {problem}", outcome.Output);
+        StringAssert.StartsWith(honest.GetProperty("message").GetString(), $"{sender} sent a payload that was refused for fragment {fragment} at step {step}: {problem}", outcome.Output);
     }
 
     private static string KeyFile(byte[] secret)
