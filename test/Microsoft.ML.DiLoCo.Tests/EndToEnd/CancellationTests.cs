@@ -84,10 +84,4 @@ public sealed class CancellationTests
     private static void CancelExecution(MLContext ml) =>
         (typeof(MLContext).GetMethod("CancelExecution", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic, Type.EmptyTypes)
             ?? throw new MissingMethodException(nameof(MLContext), "CancelExecution")).Invoke(ml, null);
-
-    /// <summary>Reports on the training thread (Progress&lt;T&gt; would post to the thread pool, later).</summary>
-    private sealed class SynchronousProgress(Action<TrainingProgressUpdate> report) : IProgress<TrainingProgressUpdate>
-    {
-        public void Report(TrainingProgressUpdate value) => report(value);
-    }
 }

@@ -129,10 +129,4 @@ public sealed class GcStressTests
 
         public void Dispose() => Stop();
     }
-
-    /// <summary>IProgress that reports on the calling thread (Progress&lt;T&gt; posts to the thread pool).</summary>
-    private sealed class SynchronousProgress(Action<TrainingProgressUpdate> report) : IProgress<TrainingProgressUpdate>
-    {
-        public void Report(TrainingProgressUpdate value) => report(value);
-    }
 }
