@@ -66,7 +66,7 @@ public sealed class LanguageModelTransformer : ITransformer
     public string Device
     {
         get => ModelDevice.ToString();
-        set => _model.to(Training.WorkerDevices.Parse(new[] { value }, nameof(Device))[0]);
+        set => _model.to(Runs.WorkerDevices.Parse(new[] { value }, nameof(Device))[0]);
     }
 
     private TorchSharp.torch.Device ModelDevice => _model.parameters().First().device;

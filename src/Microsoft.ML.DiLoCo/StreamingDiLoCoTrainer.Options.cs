@@ -175,6 +175,12 @@ public sealed partial class StreamingDiLoCoTrainer
         /// <summary>Fine-tuning from a saved model file (<c>ml.Model.Save</c> or <c>LanguageModelTransformer.Save</c>); the same checks. Not with <see cref="InitialModel"/>.</summary>
         public string? InitialModelPath;
 
+        /// <summary>
+        /// Checks every option as creating the trainer does, without training: an <see cref="ArgumentException"/> names the
+        /// option (its <c>ParamName</c>) and the allowed range. Reads <see cref="InitialModelPath"/> and the exchange key if set.
+        /// </summary>
+        public void Validate() => _ = Plan(this);
+
         /// <summary>A shallow copy (the model options are cloned too).</summary>
         public Options Clone()
         {

@@ -1,3 +1,4 @@
+using Microsoft.ML.DiLoCo.Runs;
 using Microsoft.ML.Data;
 using Microsoft.ML.DiLoCo.Data;
 using Microsoft.ML.DiLoCo.Scoring;
@@ -17,6 +18,7 @@ public sealed partial class StreamingDiLoCoTrainer : IEstimator<LanguageModelTra
     private readonly IHostEnvironment _environment;
     private readonly IHost _host;
     private readonly Options _options;
+    private readonly RunPlan _plan;
 
     internal StreamingDiLoCoTrainer(IHostEnvironment environment, Options options)
     {
@@ -25,7 +27,7 @@ public sealed partial class StreamingDiLoCoTrainer : IEstimator<LanguageModelTra
         _environment = environment;
         _host = environment.Register(nameof(StreamingDiLoCoTrainer));
         _options = options.Clone();
-        Validate(_options); // invalid options fail here, before any data is read
+        _plan = Plan(_options); // invalid options fail here, before any data is read
     }
 
     /// <summary>A copy of the options this trainer was created with.</summary>
@@ -37,8 +39,7 @@ public sealed partial class StreamingDiLoCoTrainer : IEstimator<LanguageModelTra
         ArgumentNullException.ThrowIfNull(input);
         // mlContext.CancelExecution() stops training as Options.CancellationToken does: the engine sees one linked token.
         using var cancellation = new ContextCancellation([_environment, _host], _options.CancellationToken);
-        var o = _options.Clone();
-        o.CancellationToken = cancellation.Token;
+        var o = _options;
         ScoreColumns.CheckTextColumn(input.Schema, o.TextColumnName);
         if (o.ValidationSet is not null) ScoreColumns.CheckTextColumn(o.ValidationSet.Schema, o.TextColumnName);
 
@@ -65,8 +66,8 @@ public sealed partial class StreamingDiLoCoTrainer : IEstimator<LanguageModelTra
 
         var (initial, ownsInitial) = InitialWeights(o);
         using var ownedInitial = ownsInitial ? initial : null;
-        var (model, report) = LanguageModelTrainingRun.Train(o, tokenizer.VocabularySize, train, validation, seed, initial?.parameters().ToArray(),
-            message => ch.Info(MessageSensitivity.None, message),
+        var inputs = new RunInputs(tokenizer.VocabularySize, train, validation, seed, initial?.parameters().ToArray());
+        var (model, report) = LanguageModelTrainingRun.Train(_plan, inputs, new RunHooks(message => ch.Info(MessageSensitivity.None, message),
             p =>
             {
                 Volatile.Write(ref latest, p);
@@ -75,7 +76,7 @@ public sealed partial class StreamingDiLoCoTrainer : IEstimator<LanguageModelTra
                 // MLContext users see progress through ml.Log (ML.NET's progress channel has no public reader).
                 if (p.Step % logEvery == 0 || p.Step == p.TotalSteps)
                     ch.Info(MessageSensitivity.None, $"step {p.Step}/{p.TotalSteps}: loss {p.Loss:F3}, {p.TokensPerSecond:N0} tokens/s, sent {p.BytesSent:N0} bytes, ETA {p.EstimatedRemaining:hh\\:mm\\:ss}");
-            });
+            }, cancellation.Token, o.InjectedWorkerFault));
         ch.Info(MessageSensitivity.None, report.Summarize());
         return new LanguageModelTransformer(model, tokenizer, o.TextColumnName, report)
         {

@@ -1,3 +1,4 @@
+using Microsoft.ML.DiLoCo.Runs;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;

@@ -1,3 +1,4 @@
+using Microsoft.ML.DiLoCo.Runs;
 using System.Diagnostics;
 using Microsoft.ML.DiLoCo;
 using Microsoft.ML.DiLoCo.Communication;

@@ -1,3 +1,4 @@
+using Microsoft.ML.DiLoCo.Training;
 namespace Microsoft.ML.DiLoCo.Checkpointing;
 
 /// <summary>
@@ -6,7 +7,7 @@ namespace Microsoft.ML.DiLoCo.Checkpointing;
 /// tensors are read chunk by chunk into their targets (<see cref="TensorData"/>), so no entry is ever held in memory
 /// whole. Keeps the file open until disposed (a checkpoint read from it reads its tensors from here).
 /// </summary>
-internal sealed class CheckpointEntries : IDisposable
+internal sealed class CheckpointEntries : ITensorValueSource, IDisposable
 {
     private readonly Stream _stream;
     private readonly bool _ownsStream;

@@ -1,3 +1,4 @@
+using Microsoft.ML.DiLoCo.Training;
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
@@ -26,7 +27,7 @@ internal static class CheckpointFile
     private static readonly byte[] EndMarker = "DLCKEND!"u8.ToArray();
 
     /// <summary>The most bytes of an entry held in memory at once when writing or reading (tests lower it).</summary>
-    internal static int ChunkBytes { get; set; } = 4 << 20;
+    internal static int ChunkBytes { get => TensorData.ChunkBytes; set => TensorData.ChunkBytes = value; }
 
     /// <summary>Writes the entries to <paramref name="path"/>: temporary file in the same folder, flush to disk, rename.</summary>
     /// <returns>The SHA-256 of the file's bytes (an MPI manifest names each rank's part file with it).</returns>

@@ -18,9 +18,9 @@ internal sealed class CheckpointSignature
 
     public CheckpointSignature(byte[] secret) => _key = HKDF.DeriveKey(HashAlgorithmName.SHA256, secret, 32, salt: [], info: Info);
 
-    /// <summary>The signer of a run with <see cref="ExchangeSecurity.Encrypted"/> (its secret), else null: files are not signed.</summary>
-    public static CheckpointSignature? For(StreamingDiLoCoTrainer.Options o) =>
-        o.ExchangeSecurity == ExchangeSecurity.Encrypted && Communication.ExchangeSecret.Read(o.ExchangeKeyFile) is { } secret ? new(secret) : null;
+    /// <summary>The signer of a run with exchange encryption (its secret from <paramref name="keyFile"/> or the environment), else null: files are not signed.</summary>
+    public static CheckpointSignature? For(bool encrypted, string? keyFile) =>
+        encrypted && Communication.ExchangeSecret.Read(keyFile) is { } secret ? new(secret) : null;
 
     /// <summary>Writes the signature of <paramref name="path"/>, whose bytes hash to <paramref name="sha256"/> (temporary file, then rename).</summary>
     public void Sign(string path, byte[] sha256)

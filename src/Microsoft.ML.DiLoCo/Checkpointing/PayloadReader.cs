@@ -1,3 +1,4 @@
+using Microsoft.ML.DiLoCo.Training;
 using System.Buffers.Binary;
 using System.Text;
 

@@ -1,3 +1,4 @@
+using Microsoft.ML.DiLoCo.Training;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
@@ -82,7 +83,7 @@ internal sealed class PayloadWriter
     {
         if (values.ElementCount > int.MaxValue) throw new ArgumentException($"A checkpoint array holds at most {int.MaxValue} values; this one has {values.ElementCount}.", nameof(values));
         Write((int)values.ElementCount);
-        values.WriteValues(this);
+        values.WriteValues(WriteRaw);
     }
 
     /// <summary>A tensor: rank, each dimension, then its values as a length-prefixed FP32 array.</summary>

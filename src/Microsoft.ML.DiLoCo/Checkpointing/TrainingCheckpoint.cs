@@ -89,7 +89,7 @@ internal sealed class TrainingCheckpoint : IDisposable
         {
             WriteTensors(s, shared.Global);
             s.Write(shared.Outer.Length);
-            foreach (var o in shared.Outer) o.WriteTo(s);
+            foreach (var o in shared.Outer) OptimizerStateFormat.Write(s, o);
             s.Write(shared.Launches);
         });
     }
@@ -99,7 +99,7 @@ internal sealed class TrainingCheckpoint : IDisposable
     {
         WriteTensors(p, w.Replica.Parameters);
         p.Write(w.Replica.Inner is not null);
-        w.Replica.Inner?.WriteTo(p);
+        if (w.Replica.Inner is { } inner) OptimizerStateFormat.Write(p, inner);
         p.Write(w.Replica.Residuals.Length);
         foreach (var r in w.Replica.Residuals)
         {
@@ -172,7 +172,7 @@ internal sealed class TrainingCheckpoint : IDisposable
         var global = ReadTensors(s, "global parameter");
         int fragments = s.ReadInt32("fragment count", 0, (int)Math.Min(MaximumTensors, s.Remaining / 11)); // a state takes at least 11 bytes
         var outer = new OptimizerStateData[fragments];
-        for (int p = 0; p < fragments; p++) outer[p] = OptimizerStateData.ReadFrom(s, $"outer state of fragment {p}");
+        for (int p = 0; p < fragments; p++) outer[p] = OptimizerStateFormat.Read(s, $"outer state of fragment {p}");
         long launches = s.ReadInt64("launch count", 0, step);
         s.EnsureEnd();
         return new SharedWorkerState(global, outer, launches);
@@ -183,7 +183,7 @@ internal sealed class TrainingCheckpoint : IDisposable
     {
         var p = entries.Open($"worker/{r}");
         var parameters = ReadTensors(p, "replica parameter");
-        var inner = p.ReadBoolean("inner state presence") ? OptimizerStateData.ReadFrom(p, "inner state") : null;
+        var inner = p.ReadBoolean("inner state presence") ? OptimizerStateFormat.Read(p, "inner state") : null;
         int residualCount = p.ReadInt32("residual count", 0, (int)Math.Min(MaximumTensors, p.Remaining));
         var residuals = new TensorData?[residualCount];
         for (int i = 0; i < residualCount; i++) residuals[i] = p.ReadBoolean("residual presence") ? p.ReadFloatArray("residual") : null;

@@ -182,7 +182,7 @@ internal static class TrainingConfigReader
     {
         try
         {
-            StreamingDiLoCoTrainer.Validate(options);
+            options.Validate();
         }
         catch (ArgumentException e)
         {

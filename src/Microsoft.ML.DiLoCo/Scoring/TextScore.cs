@@ -1,4 +1,4 @@
-namespace Microsoft.ML.DiLoCo;
+namespace Microsoft.ML.DiLoCo.Scoring;
 
 /// <summary>
 /// How well a language model predicts one text.

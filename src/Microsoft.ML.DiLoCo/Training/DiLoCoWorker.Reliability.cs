@@ -1,4 +1,3 @@
-using Microsoft.ML.DiLoCo.Checkpointing;
 using Microsoft.ML.DiLoCo.Communication;
 using static TorchSharp.torch;
 

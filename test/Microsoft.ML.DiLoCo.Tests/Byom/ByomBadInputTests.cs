@@ -75,7 +75,7 @@ public sealed class ByomBadInputTests
         var error = errors[0] as ArgumentException;
         Assert.IsNotNull(error);
         Assert.AreEqual("options", error.ParamName);
-        StringAssert.Contains(error.Message, "InnerSteps=8");
+        StringAssert.Contains(error.Message, "InnerSteps = 8");
     }
 
     [TestMethod]

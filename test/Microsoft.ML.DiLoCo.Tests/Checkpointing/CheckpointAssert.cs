@@ -1,3 +1,5 @@
+using Microsoft.ML.DiLoCo.Training;
+using Microsoft.ML.DiLoCo.Runs;
 using Microsoft.ML.DiLoCo.Checkpointing;
 
 namespace Microsoft.ML.DiLoCo.Tests.Checkpointing;

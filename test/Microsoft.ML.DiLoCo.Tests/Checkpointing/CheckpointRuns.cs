@@ -1,3 +1,4 @@
+using Microsoft.ML.DiLoCo.Runs;
 using Microsoft.ML.DiLoCo.Data;
 using Microsoft.ML.DiLoCo.Model;
 using Microsoft.ML.DiLoCo.Tests.EndToEnd;
@@ -37,9 +38,9 @@ internal static class CheckpointRuns
     /// <param name="onLog">Sees each log message as it is written (e.g. to time it).</param>
     public static (float[] Global, TrainingReport Report) Train(StreamingDiLoCoTrainer.Options o, List<string>? log = null, Action<long>? afterStep = null, Action<string>? onLog = null)
     {
-        var (model, report) = LanguageModelTrainingRun.Train(o, 257, Windows, null, o.Seed ?? 0, initialWeights: null,
-            message => { onLog?.Invoke(message); lock (log ?? new List<string>()) log?.Add(message); },
-            p => afterStep?.Invoke(p.Step));
+        var (model, report) = LanguageModelTrainingRun.Train(StreamingDiLoCoTrainer.Plan(o), new RunInputs(257, Windows, null, o.Seed ?? 0),
+            new RunHooks(message => { onLog?.Invoke(message); lock (log ?? new List<string>()) log?.Add(message); },
+                p => afterStep?.Invoke(p.Step), o.CancellationToken, o.InjectedWorkerFault));
         using (model)
             return (model.parameters().SelectMany(p => p.data<float>().ToArray()).ToArray(), report);
     }

@@ -1,3 +1,4 @@
+using Microsoft.ML.DiLoCo.Runs;
 using System.Runtime.InteropServices;
 using Microsoft.ML.DiLoCo.Checkpointing;
 using Microsoft.ML.DiLoCo.Data;

@@ -1,3 +1,4 @@
+using Microsoft.ML.DiLoCo.Runs;
 using Microsoft.ML.DiLoCo.Checkpointing;
 using Microsoft.ML.DiLoCo.Communication;
 using Microsoft.ML.DiLoCo.Configuration;
@@ -267,8 +268,8 @@ public sealed class WorkerFailureTests
     private static (float[] Global, TrainingReport Report, List<string> Log) Train(StreamingDiLoCoTrainer.Options o, bool validate = false)
     {
         var log = new List<string>();
-        var (model, report) = LanguageModelTrainingRun.Train(o, 257, Text.Train, validate ? Text.Validation : null, o.Seed ?? 0, initialWeights: null,
-            message => { lock (log) log.Add(message); });
+        var (model, report) = LanguageModelTrainingRun.Train(StreamingDiLoCoTrainer.Plan(o), new RunInputs(257, Text.Train, validate ? Text.Validation : null, o.Seed ?? 0),
+            new RunHooks(message => { lock (log) log.Add(message); }, Cancellation: o.CancellationToken, InjectedWorkerFault: o.InjectedWorkerFault));
         using (model)
             return (model.parameters().SelectMany(p => p.data<float>().ToArray()).ToArray(), report, log);
     }
@@ -377,11 +378,11 @@ public sealed class WorkerFailureTests
     {
         var o = Options(WorkerFailurePolicy.Continue, null);
         o.Transport = Transport.Mpi;
-        var e = Assert.ThrowsExactly<ArgumentException>(() => StreamingDiLoCoTrainer.Validate(o));
+        var e = Assert.ThrowsExactly<ArgumentException>(() => o.Validate());
         Assert.AreEqual(nameof(StreamingDiLoCoTrainer.Options.OnWorkerFailure), e.ParamName);
         var unknown = Options((WorkerFailurePolicy)7, null);
         Assert.AreEqual(nameof(StreamingDiLoCoTrainer.Options.OnWorkerFailure),
-            Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => StreamingDiLoCoTrainer.Validate(unknown)).ParamName);
+            Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => unknown.Validate()).ParamName);
     }
 
     [TestMethod]

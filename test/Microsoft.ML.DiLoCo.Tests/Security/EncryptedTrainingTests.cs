@@ -47,7 +47,7 @@ public sealed class EncryptedTrainingTests
         var o = CheckpointRuns.Options();
         o.ExchangeSecurity = ExchangeSecurity.Encrypted;
         if (Environment.GetEnvironmentVariable(ExchangeSecret.EnvironmentVariable) is not null) Assert.Inconclusive("the key variable is set here");
-        var e = Assert.ThrowsExactly<ArgumentException>(() => StreamingDiLoCoTrainer.Validate(o));
+        var e = Assert.ThrowsExactly<ArgumentException>(() => o.Validate());
         Assert.AreEqual(nameof(o.ExchangeSecurity), e.ParamName);
         StringAssert.Contains(e.Message, "ExchangeKeyFile");
     }
@@ -65,7 +65,7 @@ public sealed class EncryptedTrainingTests
             var o = CheckpointRuns.Options();
             o.ExchangeSecurity = ExchangeSecurity.Encrypted;
             o.ExchangeKeyFile = file;
-            var e = Assert.ThrowsExactly<ArgumentException>(() => StreamingDiLoCoTrainer.Validate(o));
+            var e = Assert.ThrowsExactly<ArgumentException>(() => o.Validate());
             Assert.AreEqual(nameof(o.ExchangeKeyFile), e.ParamName);
             StringAssert.Contains(e.Message, file);
             Assert.IsFalse(e.Message.Contains("ABAB", StringComparison.OrdinalIgnoreCase), e.Message);
@@ -96,7 +96,7 @@ public sealed class EncryptedTrainingTests
     {
         var o = CheckpointRuns.Options();
         o.ExchangeKeyFile = "/nonexistent/key";
-        var e = Assert.ThrowsExactly<ArgumentException>(() => StreamingDiLoCoTrainer.Validate(o));
+        var e = Assert.ThrowsExactly<ArgumentException>(() => o.Validate());
         Assert.AreEqual(nameof(o.ExchangeKeyFile), e.ParamName);
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.ML.DiLoCo.Runs;
 using Microsoft.ML.DiLoCo.Communication;
 using Microsoft.ML.DiLoCo.Training;
 using TorchSharp;

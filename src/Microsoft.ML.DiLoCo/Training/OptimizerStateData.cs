@@ -1,7 +1,7 @@
 using Microsoft.ML.DiLoCo.Training.Optimizers;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.DiLoCo.Checkpointing;
+namespace Microsoft.ML.DiLoCo.Training;
 
 /// <summary>
 /// The per-parameter state of the library's AdamW or SGD optimizer (step count and moment buffers). Learning rates are
@@ -58,40 +58,5 @@ internal sealed record OptimizerStateData(string Kind, long[] Steps, TensorData?
             try { optimizer.SetState(i, Steps[i], saved); }
             catch (ArgumentException e) { throw new InvalidDataException($"The checkpoint's {what} does not fit parameter {i}: {e.Message}", e); }
         }
-    }
-
-    public void WriteTo(PayloadWriter w)
-    {
-        w.Write(Kind);
-        w.Write(Steps.Length);
-        for (int i = 0; i < Steps.Length; i++)
-        {
-            w.Write(Steps[i]);
-            w.Write(Buffers[i].Length);
-            foreach (var b in Buffers[i])
-            {
-                w.Write(b is not null);
-                if (b is not null) w.Write(b);
-            }
-        }
-    }
-
-    public static OptimizerStateData ReadFrom(PayloadReader r, string what)
-    {
-        string kind = r.ReadString(what + " kind", 16);
-        if (kind is not (AdamWKind or SgdKind)) throw r.Corrupt($"{what} kind is '{kind}'");
-        int count = r.ReadInt32(what + " parameter count", 0, (int)Math.Min(MaximumParameters, r.Remaining / 12));
-        var steps = new long[count];
-        var buffers = new TensorData?[count][];
-        int perParameter = kind == AdamWKind ? 3 : 1;
-        for (int i = 0; i < count; i++)
-        {
-            steps[i] = r.ReadInt64($"{what} step {i}", 0, long.MaxValue);
-            r.ReadInt32($"{what} buffer count {i}", perParameter, perParameter);
-            buffers[i] = new TensorData?[perParameter];
-            for (int b = 0; b < perParameter; b++)
-                buffers[i][b] = r.ReadBoolean($"{what} buffer {i}.{b} presence") ? r.ReadTensor($"{what} buffer {i}.{b}") : null;
-        }
-        return new OptimizerStateData(kind, steps, buffers);
     }
 }

@@ -1,6 +1,5 @@
-using System.Globalization;
 using Microsoft.ML.DiLoCo.Communication;
-using Microsoft.ML.DiLoCo.Distributed;
+using Microsoft.ML.DiLoCo.Runs;
 using Microsoft.ML.DiLoCo.Training;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -67,7 +66,7 @@ public sealed class StreamingDiLoCo : IDisposable
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(collective);
         options ??= new StreamingDiLoCoOptions();
-        var (fragmentCount, overlap, alpha) = options.Validate();
+        var sync = options.Resolve();
 
         var named = module.named_parameters().Where(p => p.parameter.requires_grad).ToArray();
         if (named.Length == 0) throw new ArgumentException("The module has no trainable parameters.", nameof(module));
@@ -76,26 +75,23 @@ public sealed class StreamingDiLoCo : IDisposable
         ThrowIfMixedDevices(names, parameters);
         ThrowIfNotOwned(names, parameters, optimizer);
 
-        _algorithm = options.Algorithm;
-        _wireFormat = _algorithm == TrainingAlgorithm.DataParallel ? WireFormat.Float32 : options.WireFormat;
+        _algorithm = sync.Algorithm;
+        _wireFormat = sync.WireFormat;
         (int[][] fragments, string[] fragmentNames) = _algorithm switch
         {
             TrainingAlgorithm.DataParallel => (new[] { Enumerable.Range(0, names.Length).ToArray() }, Array.Empty<string>()),
             TrainingAlgorithm.DiLoCo => (new[] { Enumerable.Range(0, names.Length).ToArray() }, new[] { "all parameters" }),
             _ when options.Fragments is not null => ModuleFragments.Explicit(names, options.Fragments),
-            _ => ModuleFragments.Strided(names, fragmentCount),
+            _ => ModuleFragments.Strided(names, sync.Fragments),
         };
         _fragmentNames = fragmentNames;
         _parameterCount = parameters.Sum(p => p.numel());
 
         // Before anything else travels: every worker must hold the same parameters and settings.
-        WorkerAgreement.Verify(collective, Describe(options, fragments, overlap, alpha), WorkerAgreement.Describe(names, parameters));
+        WorkerAgreement.Verify(collective, Describe(sync, options.BroadcastInitialParameters, fragments), WorkerAgreement.Describe(names, parameters));
         if (options.BroadcastInitialParameters) WorkerAgreement.BroadcastFromRankZero(collective, parameters);
 
-        var schedule = _algorithm == TrainingAlgorithm.DataParallel ? new SyncSchedule(1, 1, 0) : new SyncSchedule(options.InnerSteps, fragments.Length, overlap);
-        var settings = new WorkerSettings(_algorithm, schedule, FragmentPlan.Explicit(names.Length, fragments), alpha,
-            WireCodecs.Create(_wireFormat, options.Float4BlockSize), options.ErrorFeedback, Inner: null,
-            OuterOptimization.Nesterov(options.OuterLearningRate, options.OuterMomentum));
+        var settings = sync.ForWorkers(FragmentPlan.Explicit(names.Length, fragments), inner: null); // the caller steps its own optimizer
         _metered = new MeteredCollective(collective); // counts training traffic only (not the agreement above); never disposed: the collective is the caller's
         _worker = new DiLoCoWorker(collective.Rank, parameters, _metered, settings);
         ParameterNames = names;
@@ -255,8 +251,7 @@ public sealed class StreamingDiLoCo : IDisposable
         }
     }
 
-    private static string Describe(StreamingDiLoCoOptions o, int[][] fragments, int overlap, float alpha) => string.Create(CultureInfo.InvariantCulture,
-        $"Algorithm={o.Algorithm}, InnerSteps={o.InnerSteps}, OverlapSteps={overlap}, MixingAlpha={alpha}, WireFormat={o.WireFormat}, " +
-        $"Float4BlockSize={o.Float4BlockSize}, ErrorFeedback={o.ErrorFeedback}, OuterLearningRate={o.OuterLearningRate}, OuterMomentum={o.OuterMomentum}, " +
-        $"BroadcastInitialParameters={o.BroadcastInitialParameters}, Fragments=[{string.Join(" | ", fragments.Select(f => string.Join(",", f)))}]");
+    private static string Describe(SyncSettings sync, bool broadcast, int[][] fragments) => string.Join(", ", RunPlanDescription.SyncLines(sync)
+        .Append(RunPlanDescription.Line("BroadcastInitialParameters", broadcast))
+        .Append(RunPlanDescription.Line("Fragments", "[" + string.Join(" | ", fragments.Select(f => string.Join(",", f))) + "]")));
 }

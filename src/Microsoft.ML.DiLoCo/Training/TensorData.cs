@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.DiLoCo.Checkpointing;
+namespace Microsoft.ML.DiLoCo.Training;
 
 /// <summary>
 /// The shape and FP32 values of one tensor, detached from libtorch (a checkpoint holds these). The values are either in
@@ -12,8 +12,12 @@ namespace Microsoft.ML.DiLoCo.Checkpointing;
 internal sealed class TensorData
 {
     public const int MaximumRank = 8;
+
+    /// <summary>The largest piece of values copied at once (reading, writing, staging); a test hook may lower it.</summary>
+    internal static int ChunkBytes { get; set; } = 4 << 20;
+
     private float[]? _values;
-    private readonly CheckpointEntries? _file;
+    private readonly ITensorValueSource? _file;
     private readonly long _offset;
 
     /// <summary>Values in memory, row-major.</summary>
@@ -27,8 +31,8 @@ internal sealed class TensorData
         _values = values;
     }
 
-    /// <summary>Values left in a verified file at <paramref name="offset"/> (<see cref="PayloadReader.ReadTensor"/>).</summary>
-    internal TensorData(long[] shape, CheckpointEntries file, long offset)
+    /// <summary>Values left in a verified file at <paramref name="offset"/> (the checkpoint reader makes these).</summary>
+    internal TensorData(long[] shape, ITensorValueSource file, long offset)
     {
         Shape = shape;
         ElementCount = CountOf(shape);
@@ -84,7 +88,7 @@ internal sealed class TensorData
         }
         // Another device or type: through a CPU staging tensor of at most one chunk.
         var flat = target.view(-1);
-        long chunk = Math.Max(1, CheckpointFile.ChunkBytes / sizeof(float));
+        long chunk = Math.Max(1, ChunkBytes / sizeof(float));
         var staging = empty(Math.Min(chunk, Math.Max(1, ElementCount)), ScalarType.Float32, CPU);
         for (long start = 0; start < ElementCount; start += chunk)
         {
@@ -115,21 +119,25 @@ internal sealed class TensorData
         using (cpu) return cpu.to(device);
     }
 
-    /// <summary>Writes the values (no count) chunk by chunk.</summary>
-    public void WriteValues(PayloadWriter writer)
+    /// <summary>Hands the values' bytes (no count) to <paramref name="sink"/> in pieces of at most <see cref="ChunkBytes"/>.</summary>
+    public void WriteValues(ByteSink sink)
     {
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("Checkpoints are little-endian.");
+        int chunk = Math.Max(sizeof(float), ChunkBytes);
+        long total = ElementCount * sizeof(float);
         if (_values is not null)
         {
-            writer.WriteFloats(_values);
+            int values = chunk / sizeof(float);
+            for (int start = 0; start < _values.Length; start += values)
+                sink(MemoryMarshal.AsBytes(_values.AsSpan(start, Math.Min(values, _values.Length - start))));
             return;
         }
-        var chunk = new byte[(int)Math.Min(Math.Max(sizeof(float), CheckpointFile.ChunkBytes), Math.Max(sizeof(float), ElementCount * sizeof(float)))];
-        long total = ElementCount * sizeof(float);
-        for (long done = 0; done < total; done += chunk.Length)
+        var buffer = new byte[(int)Math.Min(chunk, Math.Max(sizeof(float), total))];
+        for (long done = 0; done < total; done += buffer.Length)
         {
-            int n = (int)Math.Min(chunk.Length, total - done);
-            _file!.ReadAt(_offset + done, chunk.AsSpan(0, n));
-            writer.WriteRaw(chunk.AsSpan(0, n));
+            int n = (int)Math.Min(buffer.Length, total - done);
+            _file!.ReadAt(_offset + done, buffer.AsSpan(0, n));
+            sink(buffer.AsSpan(0, n));
         }
     }
 
@@ -145,7 +153,7 @@ internal sealed class TensorData
             MemoryMarshal.AsBytes(_values.AsSpan(checked((int)firstValue), destination.Length / sizeof(float))).CopyTo(destination);
             return;
         }
-        int chunk = Math.Max(sizeof(float), CheckpointFile.ChunkBytes);
+        int chunk = Math.Max(sizeof(float), ChunkBytes);
         long at = _offset + firstValue * sizeof(float);
         for (int done = 0; done < destination.Length; done += chunk)
         {
@@ -154,6 +162,9 @@ internal sealed class TensorData
         }
     }
 
+    /// <summary>Receives consecutive pieces of bytes.</summary>
+    internal delegate void ByteSink(ReadOnlySpan<byte> bytes);
+
     private delegate void PieceAction(long firstValue, Span<byte> bytes);
 
     // Calls action on consecutive pieces of a flat, contiguous CPU FP32 tensor, each at most one chunk: the memory of a
@@ -161,7 +172,7 @@ internal sealed class TensorData
     private static void ForEachPiece(Tensor flat, PieceAction action)
     {
         long count = flat.numel();
-        long chunk = Math.Max(1, CheckpointFile.ChunkBytes / sizeof(float));
+        long chunk = Math.Max(1, ChunkBytes / sizeof(float));
         for (long start = 0; start < count; start += chunk)
         {
             using var piece = flat.narrow(0, start, Math.Min(chunk, count - start));

@@ -4,7 +4,7 @@ using Microsoft.ML.DiLoCo.Communication;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.DiLoCo.Distributed;
+namespace Microsoft.ML.DiLoCo.Runs;
 
 /// <summary>
 /// What every worker must agree on before the first step, checked through the collective itself (in-process

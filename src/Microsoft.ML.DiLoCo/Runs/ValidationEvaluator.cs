@@ -2,7 +2,7 @@ using Microsoft.ML.DiLoCo.Data;
 using Microsoft.ML.DiLoCo.Model;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.DiLoCo.Training;
+namespace Microsoft.ML.DiLoCo.Runs;
 
 /// <summary>Mean next-token loss of a model over a fixed, evenly spaced subset of validation windows.</summary>
 internal sealed class ValidationEvaluator

@@ -1,7 +1,8 @@
+using Microsoft.ML.DiLoCo.Training;
 using Microsoft.ML.DiLoCo.Communication;
 using TorchSharp;
 
-namespace Microsoft.ML.DiLoCo.Training;
+namespace Microsoft.ML.DiLoCo.Runs;
 
 /// <summary>
 /// Runs in-process workers, each on its own thread with one torch thread (two OpenMP pools fighting over

@@ -1,8 +1,9 @@
+using Microsoft.ML.DiLoCo.Checkpointing;
 using System.Runtime.CompilerServices;
 using Microsoft.ML.DiLoCo.Communication;
 using Microsoft.ML.DiLoCo.Training;
 
-namespace Microsoft.ML.DiLoCo.Checkpointing;
+namespace Microsoft.ML.DiLoCo.Runs;
 
 /// <summary>
 /// The checkpoints of one run: resume before the loop, a checkpoint every CheckpointInterval steps, and on
@@ -18,7 +19,9 @@ namespace Microsoft.ML.DiLoCo.Checkpointing;
 internal sealed class RunCheckpoints
 {
     private readonly CheckpointStore _store;
-    private readonly StreamingDiLoCoTrainer.Options _options;
+    private readonly CheckpointSettings _settings;
+    private readonly int _trainingSteps;
+    private readonly CancellationToken _cancellation;
     private readonly IReadOnlyList<DiLoCoWorker> _workers;
     private readonly SyncSchedule? _schedule; // null: data-parallel, every step is quiescent
     private readonly string _fingerprint;
@@ -43,11 +46,13 @@ internal sealed class RunCheckpoints
     /// This process's workers (global indices from <paramref name="firstWorker"/>); under MPI <paramref name="ranks"/> is the
     /// rank-level collective (the file work and the stop step are agreed across ranks) and <paramref name="totalWorkers"/> is M.
     /// </summary>
-    public RunCheckpoints(StreamingDiLoCoTrainer.Options options, IReadOnlyList<DiLoCoWorker> workers, SyncSchedule? schedule,
+    public RunCheckpoints(RunPlan plan, CancellationToken cancellation, IReadOnlyList<DiLoCoWorker> workers, SyncSchedule? schedule,
         string fingerprint, int seed, int firstWorker, List<ValidationPoint> points, Action<string>? log, ICollective? ranks = null, int totalWorkers = 0)
     {
-        _store = new CheckpointStore(options.CheckpointDirectory!, options.KeepCheckpoints, CheckpointSignature.For(options));
-        _options = options;
+        _settings = plan.Checkpoints ?? throw new ArgumentException("The plan writes no checkpoints.", nameof(plan));
+        _store = Store(plan)!;
+        _trainingSteps = plan.TrainingSteps;
+        _cancellation = cancellation;
         _workers = workers;
         _schedule = schedule;
         _fingerprint = fingerprint;
@@ -55,7 +60,7 @@ internal sealed class RunCheckpoints
         _firstWorker = firstWorker;
         _points = points;
         _log = log;
-        _interval = StreamingDiLoCoTrainer.EffectiveCheckpointInterval(options);
+        _interval = _settings.Interval;
         _completed = new long[workers.Count];
         if (ranks is not null) _ranks = new RankCheckpoints(_store, ranks, totalWorkers);
     }
@@ -102,29 +107,32 @@ internal sealed class RunCheckpoints
 
     /// <summary>The newest valid checkpoint of <c>CheckpointDirectory</c>, or null (no folder, no checkpoint, or checkpoints off).</summary>
     /// <remarks>Under MPI null: the ranks choose together (<see cref="LoadAgreed"/>).</remarks>
-    public static (TrainingCheckpoint Checkpoint, string Path)? LoadNewest(StreamingDiLoCoTrainer.Options o, Action<string>? log) =>
-        o.CheckpointDirectory is null || o.Transport == Transport.Mpi ? null : new CheckpointStore(o.CheckpointDirectory, o.KeepCheckpoints, CheckpointSignature.For(o)).LoadNewest(log);
+    public static (TrainingCheckpoint Checkpoint, string Path)? LoadNewest(RunPlan plan, Action<string>? log) =>
+        plan.Process.Transport == Transport.Mpi ? null : Store(plan)?.LoadNewest(log);
+
+    // The plan's checkpoint folder, signed when exchanges are encrypted; null without checkpoints.
+    private static CheckpointStore? Store(RunPlan plan) => plan.Checkpoints is not { } c ? null
+        : new CheckpointStore(c.Directory, c.Keep, CheckpointSignature.For(plan.Process.ExchangeSecurity == ExchangeSecurity.Encrypted, plan.Process.ExchangeKeyFile));
 
     /// <summary>Under MPI: the checkpoint every rank resumes from (this rank's workers in it), or null on every rank; every rank must call it.</summary>
     /// <param name="ranks">The rank-level collective.</param>
     /// <param name="firstWorker">Global index of this rank's first worker.</param>
     /// <param name="localWorkers">This rank's workers.</param>
     /// <param name="totalWorkers">M across every rank.</param>
-    /// <param name="o">The options (CheckpointDirectory, KeepCheckpoints).</param>
+    /// <param name="plan">The run plan (its checkpoint settings).</param>
     /// <param name="log">Rank 0's log (null elsewhere).</param>
     /// <exception cref="InvalidDataException">On every rank: the folder holds checkpoints but none is valid everywhere.</exception>
-    public static (TrainingCheckpoint Checkpoint, string Path)? LoadAgreed(StreamingDiLoCoTrainer.Options o, ICollective ranks, int firstWorker, int localWorkers,
+    public static (TrainingCheckpoint Checkpoint, string Path)? LoadAgreed(RunPlan plan, ICollective ranks, int firstWorker, int localWorkers,
         int totalWorkers, Action<string>? log) =>
-        o.CheckpointDirectory is null ? null
-            : new RankCheckpoints(new CheckpointStore(o.CheckpointDirectory, o.KeepCheckpoints, CheckpointSignature.For(o)), ranks, totalWorkers).LoadAgreed(firstWorker, localWorkers, log);
+        Store(plan) is not { } store ? null : new RankCheckpoints(store, ranks, totalWorkers).LoadAgreed(firstWorker, localWorkers, log);
 
     /// <summary>The seed of the run: a resumed run keeps the checkpoint's (an explicit different Seed is refused).</summary>
-    public static int SeedOf(StreamingDiLoCoTrainer.Options o, int seed, TrainingCheckpoint? resume)
+    public static int SeedOf(RunPlan plan, int seed, TrainingCheckpoint? resume)
     {
         if (resume is null) return seed;
-        if (o.Seed is { } explicitSeed && explicitSeed != resume.Seed)
+        if (plan.Seed is { } explicitSeed && explicitSeed != resume.Seed)
             throw new ArgumentException($"Seed = {explicitSeed} but the checkpoint in CheckpointDirectory was trained with Seed = {resume.Seed}: " +
-                                        "resume with the same seed (or leave Seed null), or use another CheckpointDirectory.", nameof(StreamingDiLoCoTrainer.Options.Seed));
+                                        "resume with the same seed (or leave Seed null), or use another CheckpointDirectory.", "Seed");
         return resume.Seed;
     }
 
@@ -136,7 +144,7 @@ internal sealed class RunCheckpoints
         if (differences.Count > 0)
             throw new ArgumentException($"The checkpoint {path} was written with other options or data; resume with the same ones " +
                                         $"(only NumberOfWorkers may change) or use another CheckpointDirectory. Differences: {string.Join("; ", differences.Take(10))}.",
-                nameof(StreamingDiLoCoTrainer.Options.CheckpointDirectory));
+                "CheckpointDirectory");
         bool elastic = checkpoint.NumberOfWorkers != totalWorkers;
         var shared = checkpoint.Shared ?? throw new InvalidDataException($"The checkpoint {path} holds no θ̂ and outer momentum.");
         for (int l = 0; l < _workers.Count; l++)
@@ -190,12 +198,12 @@ internal sealed class RunCheckpoints
         lock (_gate)
         {
             _completed[local] = t;
-            if (_stopAt < 0 && _options.CancellationToken.IsCancellationRequested)
+            if (_stopAt < 0 && _cancellation.IsCancellationRequested)
             {
                 // No worker has started a step beyond max(completed) + 1; the first quiescent step from there is reachable by all.
                 long s = _completed.Max() + 1;
                 while (!IsQuiescent(s)) s++;
-                _stopAt = s < _options.TrainingSteps ? s : long.MaxValue; // within τ of the end: just finish
+                _stopAt = s < _trainingSteps ? s : long.MaxValue; // within τ of the end: just finish
                 if (_stopAt != long.MaxValue) _log?.Invoke($"Cancellation requested: stopping after step {_stopAt} (the first step with no exchange in flight).");
             }
             stopHere = t == _stopAt;
@@ -211,9 +219,9 @@ internal sealed class RunCheckpoints
         lock (_gate) { where = _lastWritten ?? "(none)"; dropped = _dropped ?? ""; written = t < _droppedAt; }
         throw new OperationCanceledException(
             (written
-                ? $"Training was cancelled after step {t} of {_options.TrainingSteps}; the checkpoint {where} holds it. "
-                : $"Training was cancelled after step {t} of {_options.TrainingSteps}; no checkpoint was written since {dropped}: the newest is {where}. ") +
-            "Fit again with the same options and CheckpointDirectory to resume.", _options.CancellationToken);
+                ? $"Training was cancelled after step {t} of {_trainingSteps}; the checkpoint {where} holds it. "
+                : $"Training was cancelled after step {t} of {_trainingSteps}; no checkpoint was written since {dropped}: the newest is {where}. ") +
+            "Fit again with the same options and CheckpointDirectory to resume.", _cancellation);
     }
 
     /// <summary>
@@ -236,7 +244,7 @@ internal sealed class RunCheckpoints
                 stopHere = true;
                 if (local == 0) _log?.Invoke($"Cancellation requested: every rank stops after step {t} (the first step with no exchange in flight that all ranks agreed on).");
             }
-            else if (t + period < _options.TrainingSteps) // a vote read at T or later would change nothing: the run just finishes
+            else if (t + period < _trainingSteps) // a vote read at T or later would change nothing: the run just finishes
             {
                 bool last;
                 lock (_gate)
@@ -247,7 +255,7 @@ internal sealed class RunCheckpoints
                 }
                 if (last)
                 {
-                    var vote = _ranks!.VoteAsync(_options.CancellationToken.IsCancellationRequested);
+                    var vote = _ranks!.VoteAsync(_cancellation.IsCancellationRequested);
                     lock (_gate) { _votes[t] = vote; _votes.Remove(t - period); } // every local worker has read the earlier vote
                 }
             }
@@ -258,8 +266,8 @@ internal sealed class RunCheckpoints
         if (!stopHere) return;
         string where = written.GetAwaiter().GetResult(); // the last local worker writes it, with every rank
         var stop = new OperationCanceledException(
-            $"Training was cancelled after step {t} of {_options.TrainingSteps}; the checkpoint {where} holds it. " +
-            "Fit again with the same options and CheckpointDirectory to resume.", _options.CancellationToken);
+            $"Training was cancelled after step {t} of {_trainingSteps}; the checkpoint {where} holds it. " +
+            "Fit again with the same options and CheckpointDirectory to resume.", _cancellation);
         stop.Data[AgreedStopKey] = true;
         throw stop;
     }
@@ -327,7 +335,7 @@ internal sealed class RunCheckpoints
     {
         var checkpoint = new TrainingCheckpoint
         {
-            Fingerprint = _fingerprint, Seed = _seed, Step = t, TrainingSteps = _options.TrainingSteps,
+            Fingerprint = _fingerprint, Seed = _seed, Step = t, TrainingSteps = _trainingSteps,
             Shared = complete.Shared!, Workers = complete.Parts.ToArray(), Validation = complete.Points!, SkippedContributions = complete.Skipped,
         };
         long capturedBytes = checkpoint.Tensors().Sum(tensor => tensor.ElementCount * sizeof(float));

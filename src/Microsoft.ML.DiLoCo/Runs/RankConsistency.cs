@@ -1,10 +1,8 @@
-using System.Globalization;
-using System.Reflection;
 using System.Text;
 using Microsoft.ML.DiLoCo.Communication;
 using Microsoft.ML.DiLoCo.Data;
 
-namespace Microsoft.ML.DiLoCo.Training;
+namespace Microsoft.ML.DiLoCo.Runs;
 
 /// <summary>
 /// The check every MPI rank makes before training: all ranks must run the same options on the same data with the
@@ -14,30 +12,11 @@ namespace Microsoft.ML.DiLoCo.Training;
 /// </summary>
 internal static class RankConsistency
 {
-    // Per-process settings that may legitimately differ between ranks.
-    private static readonly HashSet<string> PerRank = new(StringComparer.Ordinal)
-    {
-        nameof(StreamingDiLoCoTrainer.Options.Devices),
-        nameof(StreamingDiLoCoTrainer.Options.CancellationToken),
-        nameof(StreamingDiLoCoTrainer.Options.ValidationSet),   // described by its windows below
-        nameof(StreamingDiLoCoTrainer.Options.ExchangeTimeoutSeconds),
-        nameof(StreamingDiLoCoTrainer.Options.ExchangeKeyFile),        // a path: the secret itself is never compared in the clear
-        nameof(StreamingDiLoCoTrainer.Options.InitialModel),     // described by the digest of the weights below
-        nameof(StreamingDiLoCoTrainer.Options.InitialModelPath), // (a path may differ between machines; the weights may not)
-    };
-
-    /// <summary>The canonical description: options (per-rank ones excluded), model shape and data fingerprints.</summary>
-    public static string Describe(StreamingDiLoCoTrainer.Options o, int vocabularySize, long parameterCount,
+    /// <summary>The canonical description: the run plan (per-rank fields excluded), model size, seed and data fingerprints.</summary>
+    public static string Describe(RunPlan plan, int vocabularySize, long parameterCount,
         PackedWindows train, PackedWindows? validation, int seed, string initialWeights)
     {
-        var lines = new List<string>();
-        foreach (var field in typeof(StreamingDiLoCoTrainer.Options).GetFields(BindingFlags.Public | BindingFlags.Instance).OrderBy(f => f.Name, StringComparer.Ordinal))
-        {
-            if (PerRank.Contains(field.Name) || field.Name == nameof(StreamingDiLoCoTrainer.Options.Model)) continue;
-            lines.Add($"{field.Name} = {Format(field.GetValue(o))}");
-        }
-        foreach (var property in typeof(TransformerOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance).OrderBy(p => p.Name, StringComparer.Ordinal))
-            lines.Add($"Model.{property.Name} = {Format(property.GetValue(o.Model))}");
+        var lines = RunPlanDescription.Lines(plan).ToList();
         lines.Add($"effective seed = {seed}");
         if (initialWeights != "random") lines.Add($"initial weights = {initialWeights}"); // absent for a random start: older checkpoints still match
         lines.Add($"vocabulary size = {vocabularySize}");
@@ -80,17 +59,6 @@ internal static class RankConsistency
         }
         return result;
     }
-
-    private static string Format(object? value) => value switch
-    {
-        null => "null",
-        float f => f.ToString("R", CultureInfo.InvariantCulture),
-        double d => d.ToString("R", CultureInfo.InvariantCulture),
-        string s => s,
-        System.Collections.IEnumerable e => "[" + string.Join(", ", e.Cast<object?>().Select(Format)) + "]",
-        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
-        _ => value.ToString() ?? "",
-    };
 
     /// <summary>Window count, token count and an FNV-1a hash of every token: equal text on every rank, cheaply checked.</summary>
     private static string Fingerprint(PackedWindows windows)

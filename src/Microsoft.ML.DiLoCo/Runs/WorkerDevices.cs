@@ -1,6 +1,6 @@
 using TorchSharp;
 
-namespace Microsoft.ML.DiLoCo.Training;
+namespace Microsoft.ML.DiLoCo.Runs;
 
 /// <summary>Parses device strings ("cpu", "cuda", "cuda:N") and places workers on them round-robin.</summary>
 internal static class WorkerDevices

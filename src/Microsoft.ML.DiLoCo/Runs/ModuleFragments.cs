@@ -1,4 +1,4 @@
-namespace Microsoft.ML.DiLoCo.Distributed;
+namespace Microsoft.ML.DiLoCo.Runs;
 
 /// <summary>
 /// The fragments of a user's module, as parameter indices into its trainable <c>named_parameters()</c> list: the

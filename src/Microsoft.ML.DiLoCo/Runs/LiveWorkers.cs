@@ -1,4 +1,4 @@
-namespace Microsoft.ML.DiLoCo.Training;
+namespace Microsoft.ML.DiLoCo.Runs;
 
 /// <summary>
 /// This process's workers under <see cref="WorkerFailurePolicy"/>: which are still training, what failed, and which worker does

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.DiLoCo.Training;
+namespace Microsoft.ML.DiLoCo.Runs;
 
 /// <summary>A snapshot for progress displays, taken on worker 0 after a step.</summary>
 internal sealed record TrainingProgress(long Step, long TotalSteps, float Loss, double TokensPerSecond, long BytesSent, TimeSpan Elapsed)

@@ -1,6 +1,6 @@
 using Microsoft.ML.DiLoCo.Communication;
 
-namespace Microsoft.ML.DiLoCo.Training;
+namespace Microsoft.ML.DiLoCo.Runs;
 
 /// <summary>
 /// The collectives of this process's workers for one run: in-process (M threads in one group) or MPI (this rank's
@@ -14,7 +14,7 @@ internal sealed class WorkerCollectives : IDisposable
     private bool _failed;
 
     private WorkerCollectives(ICollective[] raw, MpiCollective? mpi, MpiWorkerGroup? local, int processRank, int processCount, int localWorkers, LinkModel? link,
-        StreamingDiLoCoTrainer.Options o, byte[] runId)
+        RunPlan plan, byte[] runId)
     {
         _raw = raw;
         Mpi = mpi;
@@ -24,24 +24,24 @@ internal sealed class WorkerCollectives : IDisposable
         FirstWorker = processRank * localWorkers;
         TotalWorkers = processCount * localWorkers;
         // Sealing sits next to the transport: the simulated link and the meter see the sealed bytes (plaintext + nonce + tag).
-        var keys = o.ExchangeSecurity == ExchangeSecurity.Encrypted ? RunKeys(o, runId) : null;
-        Workers = raw.Select(c => keys is null ? c : new SealedCollective(c, keys, WireIdentifier(o)))
+        var keys = plan.Process.ExchangeSecurity == ExchangeSecurity.Encrypted ? RunKeys(plan.Process, runId) : null;
+        Workers = raw.Select(c => keys is null ? c : new SealedCollective(c, keys, WireIdentifier(plan)))
             .Select(c => new MeteredCollective(link is null ? c : new LinkModelCollective(c, link), keys is null ? 0 : SealedCollective.Overhead))
             .ToArray();
     }
 
     /// <summary>This run's keys: the shared secret with the run id of this start, so a resumed run never reuses a nonce under the same key.</summary>
-    private static ExchangeKeys RunKeys(StreamingDiLoCoTrainer.Options o, byte[] runId)
+    private static ExchangeKeys RunKeys(ProcessSettings process, byte[] runId)
     {
-        byte[] secret = ExchangeSecret.Read(o.ExchangeKeyFile, nameof(o.ExchangeKeyFile))
-            ?? throw new ArgumentException("ExchangeSecurity = Encrypted needs a secret (validation checks this first).", nameof(o.ExchangeSecurity));
+        byte[] secret = ExchangeSecret.Read(process.ExchangeKeyFile, nameof(process.ExchangeKeyFile))
+            ?? throw new ArgumentException("ExchangeSecurity = Encrypted needs a secret (validation checks this first).", nameof(process.ExchangeSecurity));
         try { return ExchangeKeys.Derive(secret, runId); }
         finally { Array.Clear(secret); }
     }
 
     /// <summary>What the payloads' bytes mean (codec, framing, algorithm), bound into every sealed payload.</summary>
-    private static byte WireIdentifier(StreamingDiLoCoTrainer.Options o) =>
-        (byte)(((int)o.Algorithm << 4) | ((int)o.NonFiniteValuePolicy << 2) | (int)o.WireFormat);
+    private static byte WireIdentifier(RunPlan plan) =>
+        (byte)(((int)plan.Sync.Algorithm << 4) | ((int)plan.NonFiniteValuePolicy << 2) | (int)plan.Sync.WireFormat);
 
     /// <summary>This process's workers' collectives, by local index; their Rank is the global worker index.</summary>
     public MeteredCollective[] Workers { get; }
@@ -61,22 +61,21 @@ internal sealed class WorkerCollectives : IDisposable
     /// <summary>M: workers across all processes.</summary>
     public int TotalWorkers { get; }
 
-    public static WorkerCollectives Create(StreamingDiLoCoTrainer.Options o)
+    public static WorkerCollectives Create(RunPlan plan)
     {
-        LinkModel? link = o.LinkBandwidthBitsPerSecond > 0 || o.LinkLatencyMilliseconds > 0
-            ? LinkModel.FromBitsPerSecond(o.LinkBandwidthBitsPerSecond, o.LinkLatencyMilliseconds)
-            : null;
-        if (o.Transport == Transport.InProcess)
-            return new WorkerCollectives(InProcessCollective.CreateGroup(o.NumberOfWorkers), null, null, 0, 1, o.NumberOfWorkers, link, o, ExchangeKeys.NewRunId());
+        var link = plan.Process.Link;
+        int workers = plan.Process.WorkersPerProcess;
+        if (plan.Process.Transport == Transport.InProcess)
+            return new WorkerCollectives(InProcessCollective.CreateGroup(workers), null, null, 0, 1, workers, link, plan, ExchangeKeys.NewRunId());
 
-        var mpi = new MpiCollective(o.ExchangeTimeoutSeconds > 0 ? TimeSpan.FromSeconds(o.ExchangeTimeoutSeconds) : Timeout.InfiniteTimeSpan);
+        var mpi = new MpiCollective(plan.Process.ExchangeTimeout);
         // Every rank agrees on a run id, sealed or not: a rank that seals and one that does not then meet at the rank-consistency check,
         // which names ExchangeSecurity, instead of in mismatched exchanges.
         byte[] runId = ExchangeKeys.AgreeRunId(mpi);
-        if (o.NumberOfWorkers == 1) return new WorkerCollectives(new ICollective[] { mpi }, mpi, null, mpi.Rank, mpi.Size, 1, link, o, runId);
+        if (workers == 1) return new WorkerCollectives(new ICollective[] { mpi }, mpi, null, mpi.Rank, mpi.Size, 1, link, plan, runId);
         // Several workers per rank: an in-memory group inside the rank and one MPI exchange per rank and round.
-        var local = new MpiWorkerGroup(mpi, o.NumberOfWorkers);
-        return new WorkerCollectives(local.Members, mpi, local, mpi.Rank, mpi.Size, o.NumberOfWorkers, link, o, runId);
+        var local = new MpiWorkerGroup(mpi, workers);
+        return new WorkerCollectives(local.Members, mpi, local, mpi.Rank, mpi.Size, workers, link, plan, runId);
     }
 
     /// <summary>How long a failed rank's host has to see the exception before the MPI job is aborted (see MpiRuntime.AbortJobSoon).</summary>
@@ -86,7 +85,7 @@ internal sealed class WorkerCollectives : IDisposable
     public void Abort(Exception reason)
     {
         // Under MPI the ranks that stop at an agreed checkpoint throw together with nothing in flight: not a failure.
-        if (Mpi is not null && Checkpointing.RunCheckpoints.IsAgreedStop(reason)) return;
+        if (Mpi is not null && RunCheckpoints.IsAgreedStop(reason)) return;
         _failed = true;
         if (Mpi is not null)
         {

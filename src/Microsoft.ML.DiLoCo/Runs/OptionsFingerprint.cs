@@ -1,7 +1,6 @@
 using Microsoft.ML.DiLoCo.Data;
-using Microsoft.ML.DiLoCo.Training;
 
-namespace Microsoft.ML.DiLoCo.Checkpointing;
+namespace Microsoft.ML.DiLoCo.Runs;
 
 /// <summary>
 /// What a checkpoint must agree on with the run that resumes it: the rank-consistency description (every option, the
@@ -9,28 +8,29 @@ namespace Microsoft.ML.DiLoCo.Checkpointing;
 /// </summary>
 internal static class OptionsFingerprint
 {
-    // May differ on resume: the number of workers (elastic restart), where and how often checkpoints go, how often and how
-    // much validation is scored, simulated links, the progress listener (a resumed tool or test may listen differently), and
-    // the seed (compared on its own: a null Seed adopts the checkpoint's).
+    // May differ on resume: the number of workers (elastic restart), where and how often checkpoints go, how often
+    // validation is scored, simulated links, and the seed (compared on its own: a null Seed adopts the checkpoint's).
+    // Lines of checkpoints written before the run plan that it no longer describes (the text column, the progress listener).
     private static readonly string[] Free =
     {
-        nameof(StreamingDiLoCoTrainer.Options.NumberOfWorkers),
-        nameof(StreamingDiLoCoTrainer.Options.CheckpointDirectory),
-        nameof(StreamingDiLoCoTrainer.Options.CheckpointInterval),
-        nameof(StreamingDiLoCoTrainer.Options.KeepCheckpoints),
-        nameof(StreamingDiLoCoTrainer.Options.EvaluationInterval),
-        nameof(StreamingDiLoCoTrainer.Options.LinkBandwidthBitsPerSecond),
-        nameof(StreamingDiLoCoTrainer.Options.LinkLatencyMilliseconds),
-        nameof(StreamingDiLoCoTrainer.Options.OnWorkerFailure), // what a failure does, not what training computes
-        nameof(StreamingDiLoCoTrainer.Options.ExchangeSecurity), // how exchanges travel, not what they carry (turned on or re-keyed on resume)
-        nameof(StreamingDiLoCoTrainer.Options.Progress),
-        nameof(StreamingDiLoCoTrainer.Options.Seed),
+        "NumberOfWorkers",
+        "CheckpointDirectory",
+        "CheckpointInterval",
+        "KeepCheckpoints",
+        "EvaluationInterval",
+        "LinkBandwidthBitsPerSecond",
+        "LinkLatencyMilliseconds",
+        "OnWorkerFailure", // what a failure does, not what training computes
+        "ExchangeSecurity", // how exchanges travel, not what they carry (turned on or re-keyed on resume)
+        "Seed",
         "effective seed",
+        "TextColumnName", // retired lines
+        "Progress",
     };
 
-    public static string Of(StreamingDiLoCoTrainer.Options o, int vocabularySize, long parameterCount, PackedWindows train, PackedWindows? validation,
+    public static string Of(RunPlan plan, int vocabularySize, long parameterCount, PackedWindows train, PackedWindows? validation,
         string initialWeights) =>
-        WithoutFree(RankConsistency.Describe(o, vocabularySize, parameterCount, train, validation, seed: 0, initialWeights));
+        WithoutFree(RankConsistency.Describe(plan, vocabularySize, parameterCount, train, validation, seed: 0, initialWeights));
 
     // Also applied to a saved fingerprint: one written before a setting became free still resumes.
     private static string WithoutFree(string description) =>

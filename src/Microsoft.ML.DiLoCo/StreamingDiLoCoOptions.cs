@@ -55,28 +55,12 @@ public sealed class StreamingDiLoCoOptions
     /// </summary>
     public bool BroadcastInitialParameters { get; set; } = true;
 
-    /// <summary>Checks every option (the message names it and the allowed range); returns the effective P, τ and α.</summary>
-    internal (int Fragments, int Overlap, float Alpha) Validate()
+    /// <summary>Checks every option (the message names it and the allowed range) and resolves them for the algorithm.</summary>
+    internal Runs.SyncSettings Resolve()
     {
-        if (!Enum.IsDefined(Algorithm)) throw new ArgumentOutOfRangeException(nameof(Algorithm), Algorithm, "Unknown algorithm.");
-        if (!Enum.IsDefined(WireFormat)) throw new ArgumentOutOfRangeException(nameof(WireFormat), WireFormat, "Unknown wire format.");
-        if (Float4BlockSize < 1) throw new ArgumentOutOfRangeException(nameof(Float4BlockSize), Float4BlockSize, "Float4BlockSize must be at least 1.");
-        if (!(OuterLearningRate > 0) || float.IsInfinity(OuterLearningRate))
-            throw new ArgumentOutOfRangeException(nameof(OuterLearningRate), OuterLearningRate, "OuterLearningRate (η) must be a finite number > 0.");
-        if (!(OuterMomentum >= 0 && OuterMomentum < 1))
-            throw new ArgumentOutOfRangeException(nameof(OuterMomentum), OuterMomentum, "OuterMomentum (μ) must be in [0, 1).");
-        if (Algorithm == TrainingAlgorithm.DataParallel) return (1, 0, 0f);
-        if (Algorithm == TrainingAlgorithm.DiLoCo)
-        {
-            _ = new Training.SyncSchedule(InnerSteps, 1, 0); // names InnerSteps
-            return (1, 0, 0f);
-        }
-        if (!(MixingAlpha >= 0 && MixingAlpha <= 1))
-            throw new ArgumentOutOfRangeException(nameof(MixingAlpha), MixingAlpha, "MixingAlpha (α) must be in [0, 1].");
-        int fragments = Fragments?.Count ?? NumberOfFragments;
-        if (Fragments is not null && fragments == 0)
+        if (Fragments is not null && Fragments.Count == 0 && Algorithm == TrainingAlgorithm.StreamingDiLoCo)
             throw new ArgumentException("Fragments must hold at least one fragment.", nameof(Fragments));
-        _ = new Training.SyncSchedule(InnerSteps, fragments, OverlapSteps); // names InnerSteps / NumberOfFragments / OverlapSteps
-        return (fragments, OverlapSteps, MixingAlpha);
+        return Runs.SyncSettings.Resolve(Algorithm, InnerSteps, Fragments?.Count ?? NumberOfFragments, OverlapSteps, MixingAlpha, WireFormat,
+            Float4BlockSize, ErrorFeedback, OuterLearningRate, OuterMomentum);
     }
 }

@@ -1,10 +1,10 @@
+using Microsoft.ML.DiLoCo.Training;
 using Microsoft.ML.DiLoCo.Data;
 using Microsoft.ML.DiLoCo.Model;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.DiLoCo.Training;
+namespace Microsoft.ML.DiLoCo.Runs;
 
 /// <summary>A worker's transformer and its shard of packed windows: next-token loss on the next batch.</summary>
 internal sealed class TransformerReplica : IReplica
