@@ -1,4 +1,7 @@
-namespace Microsoft.ML.DiLoCo.Configuration;
+using Microsoft.ML;
+using Microsoft.ML.DiLoCo;
+
+namespace DiLoCo.Configuration;
 
 /// <summary>Turns the JSON of a config into a <see cref="TrainingConfig"/>, field by field, with the ranges of docs/config.md.</summary>
 internal static class TrainingConfigReader
@@ -11,7 +14,7 @@ internal static class TrainingConfigReader
     {
         int version = root.Int("version", min: 1, required: true)!.Value;
         if (version > TrainingConfig.CurrentVersion)
-            throw root.Error("version", $"is {version}, newer than this library reads ({TrainingConfig.CurrentVersion}): update Microsoft.ML.DiLoCo, or write version {TrainingConfig.CurrentVersion}.");
+            throw root.Error("version", $"is {version}, newer than this library reads ({TrainingConfig.CurrentVersion}): update the diloco tool (DiLoCo.Configuration), or write version {TrainingConfig.CurrentVersion}.");
         string scenario = root.Choice("scenario", new[] { TrainingConfig.LanguageModelingScenario }, required: true)!;
 
         var options = new StreamingDiLoCoTrainer.Options();
@@ -182,7 +185,8 @@ internal static class TrainingConfigReader
     {
         try
         {
-            StreamingDiLoCoTrainer.Validate(options);
+            // Creating the trainer validates every option and reads no data: the public way to ask the library.
+            new MLContext(seed: 0).LanguageModeling().Trainers.StreamingDiLoCo(options);
         }
         catch (ArgumentException e)
         {
