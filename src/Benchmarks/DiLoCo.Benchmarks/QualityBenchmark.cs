@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json;
+using DiLoCo.Configuration;
 using Microsoft.ML;
 using Microsoft.ML.DiLoCo;
-using Microsoft.ML.DiLoCo.Configuration;
 
 namespace DiLoCo.Benchmarks;
 

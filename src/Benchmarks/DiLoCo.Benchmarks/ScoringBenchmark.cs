@@ -1,7 +1,7 @@
 using System.Diagnostics;
+using DiLoCo.Configuration;
 using Microsoft.ML;
 using Microsoft.ML.DiLoCo;
-using Microsoft.ML.DiLoCo.Configuration;
 using Microsoft.ML.DiLoCo.Model;
 using Microsoft.ML.DiLoCo.Scoring;
 using Microsoft.ML.DiLoCo.Tokenization;

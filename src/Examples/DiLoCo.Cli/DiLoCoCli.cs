@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Help;
 using System.Reflection;
-using Microsoft.ML.DiLoCo.Configuration;
+using DiLoCo.Configuration;
 
 namespace DiLoCo.Cli;
 

@@ -1,6 +1,6 @@
 using System.CommandLine;
+using DiLoCo.Configuration;
 using Microsoft.ML.DiLoCo;
-using Microsoft.ML.DiLoCo.Configuration;
 
 namespace DiLoCo.Cli;
 

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Diagnostics;
+using DiLoCo.Configuration;
 using Microsoft.ML;
 using Microsoft.ML.DiLoCo;
-using Microsoft.ML.DiLoCo.Configuration;
 using Microsoft.ML.Runtime;
 
 namespace DiLoCo.Cli;

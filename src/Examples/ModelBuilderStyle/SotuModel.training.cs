@@ -1,9 +1,10 @@
 // The training half of the model, in the shape Model Builder generates (<Name>.training.cs): BuildPipeline,
 // RetrainModel, SaveModel, and Train tying them together. Copy this file and SotuModel.consumption.cs into an
-// app (with a reference to Microsoft.ML.DiLoCo and a libtorch package) and rename the class.
+// app (with a reference to Microsoft.ML.DiLoCo and a libtorch package; the corpus comes from src/Examples/DiLoCo.Configuration)
+// and rename the class.
+using DiLoCo.Configuration;
 using Microsoft.ML;
 using Microsoft.ML.DiLoCo;
-using Microsoft.ML.DiLoCo.Configuration;
 
 namespace ModelBuilderStyle;
 

@@ -5,9 +5,9 @@
 //
 //   dotnet run -c Release --project src/Examples/SotuLanguageModel [-- --steps 600 --workers 2 --report report.json --model lm.zip]
 using System.Diagnostics;
+using DiLoCo.Configuration;
 using Microsoft.ML;
 using Microsoft.ML.DiLoCo;
-using Microsoft.ML.DiLoCo.Configuration;
 using Microsoft.ML.Runtime;
 using SotuLanguageModel;
 

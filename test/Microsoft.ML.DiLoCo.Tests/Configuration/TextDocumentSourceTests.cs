@@ -1,4 +1,4 @@
-using Microsoft.ML.DiLoCo.Configuration;
+using DiLoCo.Configuration;
 
 namespace Microsoft.ML.DiLoCo.Tests.Configuration;
 

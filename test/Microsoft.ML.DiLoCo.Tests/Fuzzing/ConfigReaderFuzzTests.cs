@@ -1,4 +1,4 @@
-using Microsoft.ML.DiLoCo.Configuration;
+using DiLoCo.Configuration;
 using Microsoft.ML.DiLoCo.Tests.Configuration;
 
 namespace Microsoft.ML.DiLoCo.Tests.Fuzzing;

@@ -11,6 +11,7 @@ public sealed class ImplicitScalarTests
     {
         "Microsoft.ML.DiLoCo.dll",
         "diloco.dll",
+        "DiLoCo.Configuration.dll",
         "src/Examples/SotuLanguageModel/bin/{0}/net10.0/SotuLanguageModel.dll",
         "src/Examples/ByomCharLstm/bin/{0}/net10.0/ByomCharLstm.dll",
         "src/Examples/ModelBuilderStyle/bin/{0}/net10.0/ModelBuilderStyle.dll",

@@ -1,7 +1,7 @@
+using DiLoCo.Configuration;
 using Microsoft.ML.DiLoCo.Runs;
 using Microsoft.ML.DiLoCo.Checkpointing;
 using Microsoft.ML.DiLoCo.Communication;
-using Microsoft.ML.DiLoCo.Configuration;
 using Microsoft.ML.DiLoCo.Data;
 using Microsoft.ML.DiLoCo.Model;
 using Microsoft.ML.DiLoCo.Tests.Checkpointing;

@@ -1,4 +1,6 @@
-namespace Microsoft.ML.DiLoCo.Configuration;
+using Microsoft.ML.DiLoCo;
+
+namespace DiLoCo.Configuration;
 
 /// <summary>Turns the JSON of a config into a <see cref="TrainingConfig"/>, field by field, with the ranges of docs/config.md.</summary>
 internal static class TrainingConfigReader
@@ -11,7 +13,7 @@ internal static class TrainingConfigReader
     {
         int version = root.Int("version", min: 1, required: true)!.Value;
         if (version > TrainingConfig.CurrentVersion)
-            throw root.Error("version", $"is {version}, newer than this library reads ({TrainingConfig.CurrentVersion}): update Microsoft.ML.DiLoCo, or write version {TrainingConfig.CurrentVersion}.");
+            throw root.Error("version", $"is {version}, newer than this library reads ({TrainingConfig.CurrentVersion}): update the diloco tool (DiLoCo.Configuration), or write version {TrainingConfig.CurrentVersion}.");
         string scenario = root.Choice("scenario", new[] { TrainingConfig.LanguageModelingScenario }, required: true)!;
 
         var options = new StreamingDiLoCoTrainer.Options();
@@ -182,6 +184,7 @@ internal static class TrainingConfigReader
     {
         try
         {
+            // Validate() runs the trainer's own checks and reads no data.
             options.Validate();
         }
         catch (ArgumentException e)

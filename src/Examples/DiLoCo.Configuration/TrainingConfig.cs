@@ -1,6 +1,8 @@
 using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.DiLoCo;
 
-namespace Microsoft.ML.DiLoCo.Configuration;
+namespace DiLoCo.Configuration;
 
 /// <summary>
 /// A JSON training config in the spirit of Model Builder's <c>.mbconfig</c>: scenario, data source, text column,

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.DiLoCo.Configuration;
+namespace DiLoCo.Configuration;
 
 /// <summary>How a config sets text aside to score the model during training (the <c>validation</c> field).</summary>
 public enum ValidationSplitKind

@@ -4,7 +4,7 @@ using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text;
 
-namespace Microsoft.ML.DiLoCo.Configuration;
+namespace DiLoCo.Configuration;
 
 /// <summary>One State of the Union address.</summary>
 /// <param name="Year">The year it was given (from the file name).</param>

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.DiLoCo.Configuration;
+namespace DiLoCo.Configuration;
 
 /// <summary>
 /// Where a training run writes its results (the <c>output</c> field). <see cref="Directory"/> is relative to the
@@ -12,7 +12,7 @@ public sealed class OutputConfig
     /// <summary>The model zip (<c>mlContext.Model.Save</c>). Default <c>model.zip</c>; null: do not save.</summary>
     public string? Model { get; init; } = "model.zip";
 
-    /// <summary>The training report (<see cref="TrainingReport.ToJson"/>). Default <c>report.json</c>; null: do not write.</summary>
+    /// <summary>The training report (<see cref="Microsoft.ML.DiLoCo.TrainingReport.ToJson"/>). Default <c>report.json</c>; null: do not write.</summary>
     public string? Report { get; init; } = "report.json";
 
     /// <summary>The loss-curve PNG (inner loss per step and validation loss of θ̂). Default <c>loss.png</c>; null: do not draw.</summary>

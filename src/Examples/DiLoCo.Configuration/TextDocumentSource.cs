@@ -1,6 +1,7 @@
+using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.DiLoCo.Configuration;
+namespace DiLoCo.Configuration;
 
 /// <summary>Reads the documents a <see cref="DataSourceConfig"/> names, and turns documents into ML.NET data.</summary>
 public static class TextDocumentSource
@@ -88,7 +89,7 @@ public static class TextDocumentSource
             Columns = new[] { new Microsoft.ML.Data.TextLoader.Column("Text", DataKind.String, index) },
         });
         // Empty rows are dropped here and by Read alike.
-        return Data.TextColumnReader.ReadDocuments(view, "Text");
+        return view.GetColumn<string>("Text").Where(d => !string.IsNullOrWhiteSpace(d)).ToList();
     }
 
     /// <summary>A row of one text column (renamed by the schema definition).</summary>

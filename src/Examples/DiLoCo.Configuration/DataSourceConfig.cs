@@ -1,4 +1,4 @@
-namespace Microsoft.ML.DiLoCo.Configuration;
+namespace DiLoCo.Configuration;
 
 /// <summary>Where a config's text comes from (the <c>data</c> field, or <c>validation.data</c>).</summary>
 public enum DataSourceKind

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.DiLoCo.Configuration;
+namespace DiLoCo.Configuration;
 
 /// <summary>
 /// A training config file is unreadable or holds a bad value. <see cref="Field"/> is the JSON path of the field

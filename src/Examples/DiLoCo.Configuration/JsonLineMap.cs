@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 
-namespace Microsoft.ML.DiLoCo.Configuration;
+namespace DiLoCo.Configuration;
 
 /// <summary>
 /// The line of every property and array item in a JSON text, by path (<c>trainer.innerSteps</c>, <c>data.paths[0]</c>),
