@@ -125,67 +125,90 @@ internal static class CheckpointFile
     // One pass over every byte of the file: the container checks, each entry's SHA-256, and the SHA-256 of the whole file.
     private static (Dictionary<string, (long Offset, long Length)> Entries, byte[] FileSha256) Verify(Stream stream, string? source)
     {
-        using var fileHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        long Remaining() => stream.Length - stream.Position;
-        void Read(Span<byte> destination)
-        {
-            stream.ReadExactly(destination);
-            fileHash.AppendData(destination);
-        }
-        byte[] ReadExactly(long count, string what)
-        {
-            if (count < 0 || count > Remaining())
-                throw new InvalidDataException($"The checkpoint is truncated or corrupt: {what} claims {count} bytes but {Remaining()} remain.");
-            var bytes = new byte[count];
-            Read(bytes);
-            return bytes;
-        }
-        int ReadInt32(string what) => Remaining() < 4
-            ? throw new InvalidDataException($"The checkpoint is truncated before {what}.")
-            : BinaryPrimitives.ReadInt32LittleEndian(ReadExactly(4, what));
-
-        if (!ReadExactly(Magic.Length, "the header").AsSpan().SequenceEqual(Magic))
+        using var reader = new HashingReader(stream);
+        if (!reader.ReadExactly(Magic.Length, "the header").AsSpan().SequenceEqual(Magic))
             throw new InvalidDataException("Not a DiLoCo checkpoint (wrong magic bytes).");
-        int version = ReadInt32("the format version");
+        int version = reader.ReadInt32("the format version");
         if (version != FormatVersion)
             throw new InvalidDataException($"The checkpoint {source ?? "file"} has format version {version}; this library reads version {FormatVersion} only " +
                                            "(written by another version of Microsoft.ML.DiLoCo: resume it with that version, or move the file away to start afresh).");
-        int count = ReadInt32("the entry count");
+        int count = reader.ReadInt32("the entry count");
         if (count < 0 || count > MaximumEntries)
             throw new InvalidDataException($"The checkpoint claims {count} entries; allowed 0..{MaximumEntries}.");
 
         var entries = new Dictionary<string, (long, long)>(StringComparer.Ordinal);
-        var strict = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
         var buffer = new byte[(int)Math.Clamp(stream.Length, 1, Math.Max(1, ChunkBytes))];
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         for (int e = 0; e < count; e++)
         {
-            int nameLength = ReadInt32("an entry name length");
-            if (nameLength < 1 || nameLength > MaximumNameBytes)
-                throw new InvalidDataException($"Entry {e} has a name of {nameLength} bytes; allowed 1..{MaximumNameBytes}.");
-            string name;
-            try { name = strict.GetString(ReadExactly(nameLength, $"the name of entry {e}")); }
-            catch (DecoderFallbackException) { throw new InvalidDataException($"The name of entry {e} is not valid UTF-8."); }
-            if (Remaining() < 8) throw new InvalidDataException($"The checkpoint is truncated in entry '{name}'.");
-            long length = BinaryPrimitives.ReadInt64LittleEndian(ReadExactly(8, $"the length of entry '{name}'"));
-            var expected = ReadExactly(32, $"the checksum of entry '{name}'");
-            if (length < 0 || length > Remaining())
-                throw new InvalidDataException($"Entry '{name}' claims {length} bytes but {Remaining()} remain: the checkpoint is truncated or corrupt.");
-            long offset = stream.Position;
-            for (long left = length; left > 0;)
-            {
-                int n = (int)Math.Min(left, buffer.Length);
-                Read(buffer.AsSpan(0, n));
-                hash.AppendData(buffer, 0, n);
-                left -= n;
-            }
-            if (!hash.GetHashAndReset().AsSpan().SequenceEqual(expected))
-                throw new InvalidDataException($"Entry '{name}' fails its SHA-256 check: the checkpoint is corrupt.");
+            var (name, offset, length) = VerifyEntry(reader, e, buffer, hash);
             if (!entries.TryAdd(name, (offset, length))) throw new InvalidDataException($"Entry '{name}' appears twice.");
         }
-        if (!ReadExactly(EndMarker.Length, "the end marker").AsSpan().SequenceEqual(EndMarker))
+        if (!reader.ReadExactly(EndMarker.Length, "the end marker").AsSpan().SequenceEqual(EndMarker))
             throw new InvalidDataException("The checkpoint's end marker is missing: the file is corrupt.");
-        if (Remaining() != 0) throw new InvalidDataException($"{Remaining()} unexpected bytes follow the end marker.");
-        return (entries, fileHash.GetHashAndReset());
+        if (reader.Remaining != 0) throw new InvalidDataException($"{reader.Remaining} unexpected bytes follow the end marker.");
+        return (entries, reader.FileSha256());
+    }
+
+    // Entry e: its name, length and checksum, then its bytes, hashed chunk by chunk and compared with the checksum.
+    private static (string Name, long Offset, long Length) VerifyEntry(HashingReader reader, int e, byte[] buffer, IncrementalHash hash)
+    {
+        int nameLength = reader.ReadInt32("an entry name length");
+        if (nameLength < 1 || nameLength > MaximumNameBytes)
+            throw new InvalidDataException($"Entry {e} has a name of {nameLength} bytes; allowed 1..{MaximumNameBytes}.");
+        string name;
+        try { name = StrictUtf8.GetString(reader.ReadExactly(nameLength, $"the name of entry {e}")); }
+        catch (DecoderFallbackException) { throw new InvalidDataException($"The name of entry {e} is not valid UTF-8."); }
+        if (reader.Remaining < 8) throw new InvalidDataException($"The checkpoint is truncated in entry '{name}'.");
+        long length = BinaryPrimitives.ReadInt64LittleEndian(reader.ReadExactly(8, $"the length of entry '{name}'"));
+        var expected = reader.ReadExactly(32, $"the checksum of entry '{name}'");
+        if (length < 0 || length > reader.Remaining)
+            throw new InvalidDataException($"Entry '{name}' claims {length} bytes but {reader.Remaining} remain: the checkpoint is truncated or corrupt.");
+        long offset = reader.Position;
+        for (long left = length; left > 0;)
+        {
+            int n = (int)Math.Min(left, buffer.Length);
+            reader.Read(buffer.AsSpan(0, n));
+            hash.AppendData(buffer, 0, n);
+            left -= n;
+        }
+        if (!hash.GetHashAndReset().AsSpan().SequenceEqual(expected))
+            throw new InvalidDataException($"Entry '{name}' fails its SHA-256 check: the checkpoint is corrupt.");
+        return (name, offset, length);
+    }
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>Reads a checkpoint stream while hashing every byte read, with sizes checked against what remains before allocating.</summary>
+    private sealed class HashingReader(Stream stream) : IDisposable
+    {
+        private readonly IncrementalHash _fileHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
+        public long Remaining => stream.Length - stream.Position;
+
+        public long Position => stream.Position;
+
+        public void Read(Span<byte> destination)
+        {
+            stream.ReadExactly(destination);
+            _fileHash.AppendData(destination);
+        }
+
+        public byte[] ReadExactly(long count, string what)
+        {
+            if (count < 0 || count > Remaining)
+                throw new InvalidDataException($"The checkpoint is truncated or corrupt: {what} claims {count} bytes but {Remaining} remain.");
+            var bytes = new byte[count];
+            Read(bytes);
+            return bytes;
+        }
+
+        public int ReadInt32(string what) => Remaining < 4
+            ? throw new InvalidDataException($"The checkpoint is truncated before {what}.")
+            : BinaryPrimitives.ReadInt32LittleEndian(ReadExactly(4, what));
+
+        public byte[] FileSha256() => _fileHash.GetHashAndReset();
+
+        public void Dispose() => _fileHash.Dispose();
     }
 }

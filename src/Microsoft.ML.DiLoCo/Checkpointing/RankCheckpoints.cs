@@ -40,11 +40,25 @@ internal sealed class RankCheckpoints
     public string Save(TrainingCheckpoint local)
     {
         long step = local.Step;
-        int rank = _ranks.Rank;
+        var (parts, losses) = GatherParts(step, WritePart(local));
+        byte[] commit = _ranks.Rank == 0 ? WriteManifest(local, parts, losses) : Array.Empty<byte>();
+        var c = PayloadReader.Of(Gather(commit)[0].ToArray(), "manifest status");
+        if (!c.ReadBoolean("ok"))
+            throw new IOException($"The checkpoint of step {step} was not written: rank 0 could not write its manifest: {c.ReadString("error", int.MaxValue)}");
+        string manifest = c.ReadString("path", int.MaxValue);
+        var keep = new long[c.ReadInt32("kept count", 0, int.MaxValue)];
+        for (int i = 0; i < keep.Length; i++) keep[i] = c.ReadInt64("kept step");
+        _store.DeletePartsExcept(_ranks.Rank, keep, step);
+        return manifest;
+    }
+
+    /// <summary>This rank's part file; returns its status message for the others (name, checksum, its workers' losses; or the error).</summary>
+    private byte[] WritePart(TrainingCheckpoint local)
+    {
         var mine = PayloadWriter.InMemory();
         try
         {
-            var (name, sha) = _store.SavePart(step, rank, RankCheckpointFiles.PartEntries(step, rank, local.Workers, local));
+            var (name, sha) = _store.SavePart(local.Step, _ranks.Rank, RankCheckpointFiles.PartEntries(local.Step, _ranks.Rank, local.Workers, local));
             mine.Write(true);
             mine.Write(name);
             mine.WriteBytes(sha);
@@ -57,8 +71,13 @@ internal sealed class RankCheckpoints
             mine.Write(false);
             mine.Write(e.Message);
         }
+        return mine.ToArray();
+    }
 
-        var gathered = Gather(mine.ToArray());
+    /// <summary>Every rank's part (name, checksum, workers) and every worker's losses; throws on every rank when any part failed.</summary>
+    private (RankPart[] Parts, float[][] Losses) GatherParts(long step, byte[] mine)
+    {
+        var gathered = Gather(mine);
         var parts = new RankPart[gathered.Length];
         var losses = new float[_totalWorkers][];
         for (int r = 0; r < gathered.Length; r++)
@@ -78,42 +97,37 @@ internal sealed class RankCheckpoints
             }
             parts[r] = new RankPart(r, first, count, name, sha);
         }
+        return (parts, losses);
+    }
 
+    /// <summary>Rank 0: the manifest over every part; returns the commit message (its path and the steps kept, or the error).</summary>
+    private byte[] WriteManifest(TrainingCheckpoint local, RankPart[] parts, float[][] losses)
+    {
+        long step = local.Step;
         var commit = PayloadWriter.InMemory();
-        if (rank == 0)
+        try
         {
-            try
+            var mean = new float[step];
+            for (int s = 0; s < step; s++) mean[s] = (float)losses.Average(w => w[s]); // as the in-process elastic restart averages
+            var header = new TrainingCheckpoint
             {
-                var mean = new float[step];
-                for (int s = 0; s < step; s++) mean[s] = (float)losses.Average(w => w[s]); // as the in-process elastic restart averages
-                var header = new TrainingCheckpoint
-                {
-                    Fingerprint = local.Fingerprint, Seed = local.Seed, Step = step, TrainingSteps = local.TrainingSteps, NumberOfWorkers = _totalWorkers,
-                    Shared = local.Shared, Workers = Array.Empty<WorkerCheckpoint>(), Validation = local.Validation, SkippedContributions = local.SkippedContributions,
-                };
-                string path = _store.SaveEntries(step, RankCheckpointFiles.ManifestEntries(header, parts, mean));
-                var kept = _store.Files().Select(f => f.Step).ToArray();
-                commit.Write(true);
-                commit.Write(path);
-                commit.Write(kept.Length);
-                foreach (long k in kept) commit.Write(k);
-            }
-            catch (Exception e)
-            {
-                commit = PayloadWriter.InMemory();
-                commit.Write(false);
-                commit.Write(e.Message);
-            }
+                Fingerprint = local.Fingerprint, Seed = local.Seed, Step = step, TrainingSteps = local.TrainingSteps, NumberOfWorkers = _totalWorkers,
+                Shared = local.Shared, Workers = Array.Empty<WorkerCheckpoint>(), Validation = local.Validation, SkippedContributions = local.SkippedContributions,
+            };
+            string path = _store.SaveEntries(step, RankCheckpointFiles.ManifestEntries(header, parts, mean));
+            var kept = _store.Files().Select(f => f.Step).ToArray();
+            commit.Write(true);
+            commit.Write(path);
+            commit.Write(kept.Length);
+            foreach (long k in kept) commit.Write(k);
         }
-
-        var c = PayloadReader.Of(Gather(commit.ToArray())[0].ToArray(), "manifest status");
-        if (!c.ReadBoolean("ok"))
-            throw new IOException($"The checkpoint of step {step} was not written: rank 0 could not write its manifest: {c.ReadString("error", int.MaxValue)}");
-        string manifest = c.ReadString("path", int.MaxValue);
-        var keep = new long[c.ReadInt32("kept count", 0, int.MaxValue)];
-        for (int i = 0; i < keep.Length; i++) keep[i] = c.ReadInt64("kept step");
-        _store.DeletePartsExcept(rank, keep, step);
-        return manifest;
+        catch (Exception e)
+        {
+            commit = PayloadWriter.InMemory();
+            commit.Write(false);
+            commit.Write(e.Message);
+        }
+        return commit.ToArray();
     }
 
     /// <summary>
@@ -140,31 +154,7 @@ internal sealed class RankCheckpoints
         while (true)
         {
             // 1. Rank 0 offers its newest manifest that reads and verifies (path and bytes), or says there is none.
-            var offer = PayloadWriter.InMemory();
-            if (root)
-            {
-                byte[]? bytes = null;
-                string? path = null;
-                while (bytes is null && next < files.Length)
-                {
-                    path = files[next++].Path;
-                    try
-                    {
-                        var candidate = File.ReadAllBytes(path); // small: θ̂ is in the parts (in a manifest written before streaming, under 2 GB)
-                        using (var entries = CheckpointFile.Read(new MemoryStream(candidate, writable: false), path))
-                        {
-                            _store.Signer?.Verify(path, entries.FileSha256);
-                            RankCheckpointFiles.ReadManifest(entries);
-                        }
-                        bytes = candidate;
-                    }
-                    catch (Exception e) { Refuse(path, e.Message); }
-                }
-                offer.Write(bytes is not null);
-                if (bytes is not null) { offer.Write(path!); offer.WriteBytes(bytes); }
-                else { offer.Write(refused.Count); offer.Write(string.Join("; ", refused)); }
-            }
-            var o = PayloadReader.Of(Gather(offer.ToArray())[0].ToArray(), "checkpoint offer");
+            var o = PayloadReader.Of(Gather(root ? Offer(files, ref next, refused, Refuse) : Array.Empty<byte>())[0].ToArray(), "checkpoint offer");
             if (!o.ReadBoolean("offer"))
             {
                 int count = o.ReadInt32("refused count", 0, int.MaxValue);
@@ -180,25 +170,7 @@ internal sealed class RankCheckpoints
             var manifest = o.ReadBytes("manifest", int.MaxValue);
 
             // 2. Every rank verifies and reads the parts that hold its workers; all learn every rank's outcome.
-            TrainingCheckpoint? mine = null;
-            var status = PayloadWriter.InMemory();
-            try
-            {
-                mine = Load(manifest, firstWorker, localWorkers);
-                status.Write(true);
-            }
-            catch (Exception e)
-            {
-                status.Write(false);
-                status.Write(e.Message);
-            }
-            var outcomes = Gather(status.ToArray());
-            var failures = new List<string>();
-            for (int r = 0; r < outcomes.Length; r++)
-            {
-                var s = PayloadReader.Of(outcomes[r].ToArray(), "checkpoint status");
-                if (!s.ReadBoolean("ok")) failures.Add($"rank {r}: {s.ReadString("error", int.MaxValue)}");
-            }
+            var (mine, failures) = LoadEverywhere(manifest, firstWorker, localWorkers);
             if (failures.Count == 0)
             {
                 if (refused.Count > 0) log?.Invoke($"Using the older checkpoint {offered}.");
@@ -207,6 +179,58 @@ internal sealed class RankCheckpoints
             mine?.Dispose();
             if (root) Refuse(offered, string.Join("; ", failures));
         }
+    }
+
+    /// <summary>Rank 0's offer: the next manifest from <paramref name="next"/> on that reads and verifies, or the refusals so far.</summary>
+    private byte[] Offer((long Step, string Path)[] files, ref int next, List<string> refused, Action<string, string> refuse)
+    {
+        byte[]? bytes = null;
+        string? path = null;
+        while (bytes is null && next < files.Length)
+        {
+            path = files[next++].Path;
+            try
+            {
+                var candidate = File.ReadAllBytes(path); // small: θ̂ is in the parts (in a manifest written before streaming, under 2 GB)
+                using (var entries = CheckpointFile.Read(new MemoryStream(candidate, writable: false), path))
+                {
+                    _store.Signer?.Verify(path, entries.FileSha256);
+                    RankCheckpointFiles.ReadManifest(entries);
+                }
+                bytes = candidate;
+            }
+            catch (Exception e) { refuse(path, e.Message); }
+        }
+        var offer = PayloadWriter.InMemory();
+        offer.Write(bytes is not null);
+        if (bytes is not null) { offer.Write(path!); offer.WriteBytes(bytes); }
+        else { offer.Write(refused.Count); offer.Write(string.Join("; ", refused)); }
+        return offer.ToArray();
+    }
+
+    /// <summary>Every rank loads its workers from the offered manifest's parts; returns its checkpoint (or null) and every rank's failures.</summary>
+    private (TrainingCheckpoint? Mine, List<string> Failures) LoadEverywhere(byte[] manifest, int firstWorker, int localWorkers)
+    {
+        TrainingCheckpoint? mine = null;
+        var status = PayloadWriter.InMemory();
+        try
+        {
+            mine = Load(manifest, firstWorker, localWorkers);
+            status.Write(true);
+        }
+        catch (Exception e)
+        {
+            status.Write(false);
+            status.Write(e.Message);
+        }
+        var outcomes = Gather(status.ToArray());
+        var failures = new List<string>();
+        for (int r = 0; r < outcomes.Length; r++)
+        {
+            var s = PayloadReader.Of(outcomes[r].ToArray(), "checkpoint status");
+            if (!s.ReadBoolean("ok")) failures.Add($"rank {r}: {s.ReadString("error", int.MaxValue)}");
+        }
+        return (mine, failures);
     }
 
     /// <summary>
