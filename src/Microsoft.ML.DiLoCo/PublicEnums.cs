@@ -61,3 +61,20 @@ public enum PositionEncoding
     /// <summary>Rotary position embedding applied to queries and keys (RoPE).</summary>
     Rotary,
 }
+
+/// <summary>
+/// The parameters training returns (<see cref="StreamingDiLoCoTrainer.Options.FinalModel"/>). At the end of a run a fragment's outer
+/// parameters θ̂ were last updated up to H − H/P steps earlier; the two other choices fold that last work in with one more exchange
+/// of every fragment (its bytes are counted in the report).
+/// </summary>
+public enum FinalModel
+{
+    /// <summary>θ̂ as the last outer step of each fragment left it (ALGORITHM.md; the paper's Table 3).</summary>
+    OuterParameters,
+
+    /// <summary>θ̂ after one more outer step (η, μ) of every fragment from the replicas at the end.</summary>
+    SynchronizedOuterParameters,
+
+    /// <summary>The replicas' average: every fragment's θ̂ moved by the mean pseudo-gradient (an outer step with η = 1, μ = 0).</summary>
+    ReplicaAverage,
+}

@@ -159,7 +159,7 @@ public sealed class StreamingDiLoCo : IDisposable
         if (_disposed) throw new ObjectDisposedException(nameof(StreamingDiLoCo));
         if (_finished) return;
         _finished = true;
-        _worker.Finish();
+        _worker.Finish(_steps);
     }
 
     /// <summary>Copies θ̂ into <paramref name="target"/> (e.g. your module after <see cref="Finish"/>, or a copy for evaluation).</summary>

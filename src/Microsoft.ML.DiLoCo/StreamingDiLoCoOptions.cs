@@ -49,6 +49,16 @@ public sealed class StreamingDiLoCoOptions
     /// <summary>Outer Nesterov momentum [μ]; 0 gives plain SGD.</summary>
     public float OuterMomentum { get; set; } = 0.9f;
 
+    /// <summary>What <see cref="StreamingDiLoCo.Finish"/> leaves in θ̂: as it stands (default), after one more outer step of every
+    /// fragment, or the replicas' average (<see cref="Microsoft.ML.DiLoCo.FinalModel"/>).</summary>
+    public FinalModel FinalModel { get; set; } = FinalModel.OuterParameters;
+
+    /// <summary>Sync warm-up [W]: syncs applied in the first W steps use <see cref="SyncWarmupInnerSteps"/> as H. 0 = none; else a multiple of H.</summary>
+    public int SyncWarmupSteps { get; set; }
+
+    /// <summary>H during the sync warm-up [H₀]: a multiple of P that divides <see cref="InnerSteps"/>, with τ &lt; H₀/P.</summary>
+    public int SyncWarmupInnerSteps { get; set; }
+
     /// <summary>
     /// At construction, overwrite every worker's parameters with worker 0's (FP32), so all replicas start from the
     /// same θ0 whatever seed each process used (as PyTorch's DistributedDataParallel does).
@@ -61,6 +71,6 @@ public sealed class StreamingDiLoCoOptions
         if (Fragments is not null && Fragments.Count == 0 && Algorithm == TrainingAlgorithm.StreamingDiLoCo)
             throw new ArgumentException("Fragments must hold at least one fragment.", nameof(Fragments));
         return Runs.SyncSettings.Resolve(Algorithm, InnerSteps, Fragments?.Count ?? NumberOfFragments, OverlapSteps, MixingAlpha, WireFormat,
-            Float4BlockSize, ErrorFeedback, OuterLearningRate, OuterMomentum);
+            Float4BlockSize, ErrorFeedback, OuterLearningRate, OuterMomentum, FinalModel, SyncWarmupSteps, SyncWarmupInnerSteps);
     }
 }

@@ -61,6 +61,22 @@ public sealed partial class StreamingDiLoCoTrainer
         /// <summary>Outer Nesterov momentum [μ].</summary>
         public float OuterMomentum = 0.9f;
 
+        /// <summary>
+        /// What training returns: θ̂ as it stands (default, the paper's), θ̂ after one more outer step of every fragment, or the
+        /// replicas' average. The last two cost one more exchange of each fragment at the end. See docs/benchmarks.md for what each gives.
+        /// </summary>
+        public FinalModel FinalModel = FinalModel.OuterParameters;
+
+        /// <summary>
+        /// Sync warm-up [W]: the syncs applied in the first W inner steps use <see cref="SyncWarmupInnerSteps"/> instead of
+        /// <see cref="InnerSteps"/>, so fragments are synchronised more often while the replicas drift most. 0 (default) = none;
+        /// otherwise a multiple of H.
+        /// </summary>
+        public int SyncWarmupSteps;
+
+        /// <summary>H during the sync warm-up [H₀]: a multiple of <see cref="NumberOfFragments"/> that divides <see cref="InnerSteps"/>, with τ &lt; H₀/P.</summary>
+        public int SyncWarmupInnerSteps;
+
         /// <summary>Peak inner AdamW learning rate (after warmup; cosine decay to <see cref="MinimumLearningRateRatio"/> of it).</summary>
         public float InnerLearningRate = 1e-3f;
 

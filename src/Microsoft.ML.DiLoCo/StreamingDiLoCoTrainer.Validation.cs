@@ -20,7 +20,7 @@ public sealed partial class StreamingDiLoCoTrainer
         if (o.Model is null) throw new ArgumentNullException(nameof(Options.Model));
         o.Model.Validate("Model");
         var sync = SyncSettings.Resolve(o.Algorithm, o.InnerSteps, o.NumberOfFragments, o.OverlapSteps, o.MixingAlpha, o.WireFormat,
-            o.Float4BlockSize, o.ErrorFeedback, o.OuterLearningRate, o.OuterMomentum);
+            o.Float4BlockSize, o.ErrorFeedback, o.OuterLearningRate, o.OuterMomentum, o.FinalModel, o.SyncWarmupSteps, o.SyncWarmupInnerSteps);
         ValidateFragmentsFitTheModel(o, sync);
         Positive(o.NumberOfWorkers, nameof(Options.NumberOfWorkers));
         Positive(o.BatchSize, nameof(Options.BatchSize));

@@ -37,7 +37,7 @@ internal static class PeerPayloadCheck
         try
         {
             for (int t = 1; t <= 6; t++) worker.Step(t);
-            worker.Finish();
+            worker.Finish(lastStep: 6);
             RankOutput.WriteLine(JsonSerializer.Serialize(new
             {
                 rank,

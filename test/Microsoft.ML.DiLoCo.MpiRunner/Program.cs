@@ -15,6 +15,7 @@ using Microsoft.ML.DiLoCo;
 // mode=exchange bytes=N repeats=R [bandwidthBits latencyMs wrap=1] (times R all-gathers of N bytes per rank, see ExchangeTiming),
 // mode=peer attack=nan|short|declare|flip [policy=stop|skip] [sealed=1] (a faulty rank 1, see PeerPayloadCheck),
 // keyFile=PATH [keyFileOnRank1=PATH] (ExchangeSecurity = Encrypted with that key; rank 1 may hold another),
+// finalModel=…, syncWarmup=W syncWarmupInnerSteps=H0 (issue 13's options).
 // failOnRank + failAtStep [+ keepRunningMs] (that rank's worker throws at that step; its host catches the exception, prints it
 // with the time, and keeps running that long: the job must still end within seconds).
 var settings = args.Select(a => a.Split('=', 2)).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "", StringComparer.OrdinalIgnoreCase);
@@ -49,6 +50,9 @@ var options = new StreamingDiLoCoTrainer.Options
     CheckpointDirectory = settings.TryGetValue("checkpointDir", out var checkpointDir) ? checkpointDir : null,
     CheckpointInterval = Int("checkpointInterval", 0),
     KeepCheckpoints = Int("keep", 2),
+    FinalModel = Enum.Parse<FinalModel>(Get("finalModel", "OuterParameters"), ignoreCase: true),
+    SyncWarmupSteps = Int("syncWarmup", 0),
+    SyncWarmupInnerSteps = Int("syncWarmupInnerSteps", 0),
 };
 using var cancellation = new CancellationTokenSource();
 options.CancellationToken = cancellation.Token;

@@ -185,7 +185,7 @@ internal sealed class RunCheckpoints
     };
 
     /// <summary>True when no exchange is in flight after step <paramref name="s"/>: s mod Δt &lt; Δt − τ.</summary>
-    public bool IsQuiescent(long s) => _schedule is null || s % _schedule.Interval < _schedule.Interval - _schedule.OverlapSteps;
+    public bool IsQuiescent(long s) => _schedule is null || _schedule.IsQuiescentAfter(s);
 
     private void AfterStep(int local, long t, ICollective collective)
     {

@@ -65,6 +65,13 @@ internal static class RunPlanDescription
         yield return Line("ErrorFeedback", s.ErrorFeedback);
         yield return Line("OuterLearningRate", s.OuterLearningRate);
         yield return Line("OuterMomentum", s.OuterMomentum);
+        // Described only when set: checkpoints and ranks of runs from before these options still match.
+        if (s.FinalModel != FinalModel.OuterParameters) yield return Line("FinalModel", s.FinalModel);
+        if (s.SyncWarmupSteps != 0 || s.SyncWarmupInnerSteps != 0)
+        {
+            yield return Line("SyncWarmupSteps", s.SyncWarmupSteps);
+            yield return Line("SyncWarmupInnerSteps", s.SyncWarmupInnerSteps);
+        }
     }
 
     private static IEnumerable<string> ModelLines(TransformerOptions m)

@@ -19,13 +19,18 @@ internal sealed record SyncSettings(
     int Float4BlockSize,
     bool ErrorFeedback,
     float OuterLearningRate,
-    float OuterMomentum)
+    float OuterMomentum,
+    FinalModel FinalModel = FinalModel.OuterParameters,
+    int SyncWarmupSteps = 0,
+    int SyncWarmupInnerSteps = 0)
 {
     /// <summary>Checks the settings (an error names the option and the allowed range) and resolves them for the algorithm.</summary>
     /// <param name="fragments">P as asked for (the trainer's NumberOfFragments, or the length of a BYOM fragment list).</param>
     public static SyncSettings Resolve(TrainingAlgorithm algorithm, int innerSteps, int fragments, int overlapSteps, float mixingAlpha,
-        WireFormat wireFormat, int float4BlockSize, bool errorFeedback, float outerLearningRate, float outerMomentum)
+        WireFormat wireFormat, int float4BlockSize, bool errorFeedback, float outerLearningRate, float outerMomentum,
+        FinalModel finalModel = FinalModel.OuterParameters, int syncWarmupSteps = 0, int syncWarmupInnerSteps = 0)
     {
+        if (!Enum.IsDefined(finalModel)) throw new ArgumentOutOfRangeException("FinalModel", finalModel, "Unknown final model.");
         if (!Enum.IsDefined(algorithm)) throw new ArgumentOutOfRangeException("Algorithm", algorithm, "Unknown algorithm.");
         if (!Enum.IsDefined(wireFormat)) throw new ArgumentOutOfRangeException("WireFormat", wireFormat, "Unknown wire format.");
         if (float4BlockSize < 1) throw new ArgumentOutOfRangeException("Float4BlockSize", float4BlockSize, "Float4BlockSize must be at least 1.");
@@ -38,17 +43,19 @@ internal sealed record SyncSettings(
             case TrainingAlgorithm.DataParallel: // every step: gradients in FP32, nothing outer
                 return new(algorithm, 1, 1, 0, 0f, WireFormat.Float32, float4BlockSize, false, outerLearningRate, outerMomentum);
             case TrainingAlgorithm.DiLoCo:
-                _ = new SyncSchedule(innerSteps, 1, 0); // names InnerSteps
-                return new(algorithm, innerSteps, 1, 0, 0f, wireFormat, float4BlockSize, errorFeedback, outerLearningRate, outerMomentum);
+                _ = new SyncSchedule(innerSteps, 1, 0, syncWarmupSteps, syncWarmupInnerSteps); // names InnerSteps, the warm-up
+                return new(algorithm, innerSteps, 1, 0, 0f, wireFormat, float4BlockSize, errorFeedback, outerLearningRate, outerMomentum,
+                    finalModel, syncWarmupSteps, syncWarmupSteps == 0 ? 0 : syncWarmupInnerSteps);
         }
         if (!(mixingAlpha >= 0 && mixingAlpha <= 1))
             throw new ArgumentOutOfRangeException("MixingAlpha", mixingAlpha, "MixingAlpha (α) must be in [0, 1].");
-        _ = new SyncSchedule(innerSteps, fragments, overlapSteps); // names InnerSteps / NumberOfFragments / OverlapSteps
-        return new(algorithm, innerSteps, fragments, overlapSteps, mixingAlpha, wireFormat, float4BlockSize, errorFeedback, outerLearningRate, outerMomentum);
+        _ = new SyncSchedule(innerSteps, fragments, overlapSteps, syncWarmupSteps, syncWarmupInnerSteps); // names the option at fault
+        return new(algorithm, innerSteps, fragments, overlapSteps, mixingAlpha, wireFormat, float4BlockSize, errorFeedback, outerLearningRate, outerMomentum,
+            finalModel, syncWarmupSteps, syncWarmupSteps == 0 ? 0 : syncWarmupInnerSteps);
     }
 
     /// <summary>When each fragment is sent and applied (data-parallel: every step).</summary>
-    public SyncSchedule Schedule => new(InnerSteps, Fragments, OverlapSteps);
+    public SyncSchedule Schedule => new(InnerSteps, Fragments, OverlapSteps, SyncWarmupSteps, SyncWarmupInnerSteps);
 
     /// <summary>Δt = H/P: steps between two fragment syncs, and the granularity of quiescent steps (checkpoints).</summary>
     public int StepsPerFragment => InnerSteps / Fragments;
@@ -61,5 +68,5 @@ internal sealed record SyncSettings(
 
     /// <summary>The engine's settings for these sync settings over <paramref name="plan"/>.</summary>
     public WorkerSettings ForWorkers(FragmentPlan plan, InnerOptimization? inner, NonFiniteValuePolicy nonFinite = NonFiniteValuePolicy.Stop) =>
-        new(Algorithm, Schedule, plan, MixingAlpha, CreateCodec(), ErrorFeedback, inner, Outer, nonFinite);
+        new(Algorithm, Schedule, plan, MixingAlpha, CreateCodec(), ErrorFeedback, inner, Outer, nonFinite, FinalModel);
 }

@@ -62,7 +62,7 @@ internal static class WorkerThreads
                 worker.Statistics.ObserverSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(observed).TotalSeconds;
             }
             t = totalSteps; // the last apply belongs to the last step
-            TryWork(worker.Finish);
+            TryWork(() => worker.Finish(totalSteps));
         }
         finally
         {

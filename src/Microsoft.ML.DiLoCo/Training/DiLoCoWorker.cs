@@ -36,6 +36,7 @@ internal sealed partial class DiLoCoWorker : IDisposable
     private readonly Scalar _alpha, _oneMinusAlpha;
     private long _launches;                            // k: shared by construction, every worker counts the same
     private InFlightSync? _inflight;
+    private bool _finishing;                           // the final syncs of FinalModel: θ̂ only, replicas left as they are
 
     /// <summary>The trainer's worker: it owns <paramref name="replica"/> and builds the inner optimizer from the settings.</summary>
     public DiLoCoWorker(int rank, IReplica replica, ICollective collective, WorkerSettings settings, IReadOnlyList<Tensor>? initialParameters = null)
@@ -126,10 +127,21 @@ internal sealed partial class DiLoCoWorker : IDisposable
         Statistics.SyncSeconds += Stopwatch.GetElapsedTime(started).TotalSeconds - waited;
     }
 
-    /// <summary>At the end: apply what is in flight.</summary>
-    public void Finish()
+    /// <summary>
+    /// At the end: apply what is in flight; then, unless the model is θ̂ as it stands (<see cref="FinalModel"/>), one more
+    /// sync of every fragment, in fragment order, folded into θ̂ only. <paramref name="lastStep"/> is T (the syncs are labelled T + 1).
+    /// </summary>
+    public void Finish(long lastStep)
     {
         if (_inflight is not null) Timed(Apply);
+        if (_settings.Algorithm == TrainingAlgorithm.DataParallel || _settings.FinalModel == FinalModel.OuterParameters || _finishing) return;
+        _finishing = true;
+        for (int p = 0; p < _buffers.Length; p++)
+        {
+            int fragment = p;
+            Timed(() => { LaunchFragment(lastStep + 1, fragment, lastStep + 1); return 0; });
+            Timed(Apply);
+        }
     }
 
     /// <summary>One inner step on the replica's next batch; returns the seconds spent waiting on the collective.</summary>
@@ -172,7 +184,12 @@ internal sealed partial class DiLoCoWorker : IDisposable
     private void Launch(long t)
     {
         _launches++;
-        int p = _settings.Schedule.FragmentOfLaunch(_launches);
+        LaunchFragment(t, _settings.Schedule.FragmentOfLaunch(_launches), _settings.Schedule.ApplyStepOf(t));
+    }
+
+    /// <summary>Δ_m ← θ̂[p] − θ_m[p]; start the exchange of Q(Δ_m), to be applied after step <paramref name="applyStep"/>.</summary>
+    private void LaunchFragment(long t, int p, long applyStep)
+    {
         var buffers = _buffers[p];
         buffers.ReadDifference(_global, _live);           // GLOBAL minus LOCAL
         var payload = EncodeOrSkip(buffers, t, $"pseudo-gradient (fragment {p})");
@@ -182,7 +199,7 @@ internal sealed partial class DiLoCoWorker : IDisposable
         var exchange = _collective.AllGatherSameLengthAsync(payload, new ExchangeLabel(t, p)); // a peer's payload of another length is refused before allocation
         double exchangeSeconds = double.NaN;
         var finished = exchange.ContinueWith(_ => exchangeSeconds = Stopwatch.GetElapsedTime(launched).TotalSeconds, TaskContinuationOptions.ExecuteSynchronously);
-        _inflight = new InFlightSync(p, t, _settings.Schedule.ApplyStepOf(t), exchange, finished, () => exchangeSeconds, sentBefore, receivedBefore);
+        _inflight = new InFlightSync(p, t, applyStep, exchange, finished, () => exchangeSeconds, sentBefore, receivedBefore);
     }
 
     /// <summary>Δ̄ ← mean of the dequantised payloads in rank order; outer Nesterov step on θ̂[p]; merge θ_m[p] with α.
@@ -207,10 +224,12 @@ internal sealed partial class DiLoCoWorker : IDisposable
             if (AverageChecked(buffers, contributions, sync.LaunchStep, sync.Fragment))
             {
                 buffers.WriteAsGradients(_global);
-                _outer[sync.Fragment].Step();                           // v ← μv + Δ̄; θ̂ ← θ̂ − η(Δ̄ + μv)
+                if (_finishing && _settings.FinalModel == FinalModel.ReplicaAverage) MoveToReplicaAverage(fragment); // θ̂ ← θ̂ − Δ̄
+                else _outer[sync.Fragment].Step();                      // v ← μv + Δ̄; θ̂ ← θ̂ − η(Δ̄ + μv)
                 ThrowIfGlobalNotFinite(fragment, sync.LaunchStep, sync.Fragment); // before θ̂ reaches a replica or a checkpoint
             }
-            if (mineSkipped) ResetReplicaToGlobal();                    // this worker's replica went non-finite
+            if (_finishing) { }                                         // training is over: the replicas stay as they are
+            else if (mineSkipped) ResetReplicaToGlobal();               // this worker's replica went non-finite
             else Merge(fragment);
         }
 
@@ -218,6 +237,13 @@ internal sealed partial class DiLoCoWorker : IDisposable
         if (_collective is MeteredCollective metered) { sent = metered.BytesSent - sync.SentBefore; got = metered.BytesReceived - sync.ReceivedBefore; }
         Statistics.Syncs.Add(new SyncRecord(sync.LaunchStep, sync.ApplyStep, sync.Fragment, sent, got, sync.ExchangeSeconds(), waited));
         return waited;
+    }
+
+    /// <summary>θ̂[p] ← θ̂[p] − Δ̄ (Δ̄ in the gradients): the mean of the replicas' values, as far as the wire format carries them.</summary>
+    private void MoveToReplicaAverage(int[] fragment)
+    {
+        using var _ = no_grad();
+        foreach (int i in fragment) _global[i].sub_(_global[i].grad!); // sub_(Tensor) passes no Scalar (ImplicitScalarTests)
     }
 
     /// <summary>θ_m[p] ← α·θ_m[p] + (1 − α)·θ̂[p]; α = 0 overwrites with the global value.</summary>

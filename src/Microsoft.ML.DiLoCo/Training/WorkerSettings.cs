@@ -13,4 +13,5 @@ internal sealed record WorkerSettings(
     bool ErrorFeedback,
     InnerOptimization? Inner,
     OuterOptimization Outer,
-    NonFiniteValuePolicy NonFinite = NonFiniteValuePolicy.Stop);
+    NonFiniteValuePolicy NonFinite = NonFiniteValuePolicy.Stop,
+    FinalModel FinalModel = FinalModel.OuterParameters);

@@ -20,7 +20,7 @@ public sealed class DependencyTests
     private static readonly HashSet<string> Vocabulary = new(StringComparer.Ordinal)
     {
         "TrainingAlgorithm", "WireFormat", "FragmentPattern", "NonBlockParameterPlacement", "NonFiniteValuePolicy", "WorkerFailurePolicy",
-        "TokenizerKind", "PositionEncoding", "Transport", "ExchangeSecurity", "WeightPrecision",
+        "TokenizerKind", "PositionEncoding", "Transport", "ExchangeSecurity", "WeightPrecision", "FinalModel",
         "TrainingDivergedException", "WorkerFailedException", "SyncRecord", "WorkerFailure", "ValidationPoint",
         "TransformerOptions", "GenerationOptions",
     };

@@ -94,6 +94,10 @@ public sealed class RunPlanDescriptionTests
             case nameof(StreamingDiLoCoTrainer.Options.Devices): o.Devices = new[] { "cpu", "cpu" }; break;
             case nameof(StreamingDiLoCoTrainer.Options.CheckpointDirectory): o.CheckpointDirectory += "-2"; break;
             case nameof(StreamingDiLoCoTrainer.Options.OnWorkerFailure): o.OnWorkerFailure = WorkerFailurePolicy.Continue; break;
+            case nameof(StreamingDiLoCoTrainer.Options.SyncWarmupSteps) or nameof(StreamingDiLoCoTrainer.Options.SyncWarmupInnerSteps):
+                o.SyncWarmupSteps = 200; // H₀ means nothing without W (the plan keeps 0): the two change together
+                o.SyncWarmupInnerSteps = 20;
+                break;
             case nameof(StreamingDiLoCoTrainer.Options.ExchangeSecurity) or nameof(StreamingDiLoCoTrainer.Options.ExchangeKeyFile):
                 o.ExchangeSecurity = ExchangeSecurity.Encrypted;
                 o.ExchangeKeyFile = key;
