@@ -3,7 +3,7 @@ namespace Microsoft.ML.DiLoCo;
 /// <summary>Training produced a NaN or infinite value; thrown instead of returning a silently broken model.</summary>
 public sealed class TrainingDivergedException : InvalidOperationException
 {
-    public TrainingDivergedException(int worker, long step, string quantity, Exception? inner = null)
+    internal TrainingDivergedException(int worker, long step, string quantity, Exception? inner = null)
         : base($"Training diverged: worker {worker} produced a non-finite {quantity} at step {step}. " +
                "Lower InnerLearningRate or OuterLearningRate, or enable gradient clipping.", inner)
     {

@@ -12,7 +12,7 @@ public sealed class WorkerFailedException : InvalidOperationException
     /// <param name="step">The inner step (1-based) whose work threw.</param>
     /// <param name="cause">What the worker's step threw.</param>
     /// <param name="note">A sentence appended to the message (e.g. which checkpoint to resume from), or null.</param>
-    public WorkerFailedException(int worker, long step, Exception cause, string? note = null)
+    internal WorkerFailedException(int worker, long step, Exception cause, string? note = null)
         : base($"Worker {worker} failed at step {step}: {cause.GetType().Name}: {cause.Message} Training stopped (OnWorkerFailure = Fail)." +
                (note is null ? "" : " " + note), cause)
     {

@@ -8,7 +8,7 @@ namespace Microsoft.ML.DiLoCo.Communication;
 /// (about 3.39e38) would round to infinity, as IEEE rounding prescribes: encoding refuses it (no infinity ever travels),
 /// and decoding refuses NaN and infinity bit patterns from a peer.
 /// </summary>
-public sealed class BFloat16WireCodec : IWireCodec
+internal sealed class BFloat16WireCodec : IWireCodec
 {
     /// <inheritdoc/>
     public WireFormat Format => WireFormat.BFloat16;

@@ -7,7 +7,7 @@ namespace Microsoft.ML.DiLoCo.Communication;
 public sealed class CollectiveAbortedException : Exception
 {
     /// <summary>Creates the exception with the reason the group was aborted.</summary>
-    public CollectiveAbortedException(Exception reason)
+    internal CollectiveAbortedException(Exception reason)
         : base($"The collective group was aborted: {reason.Message}", reason)
     {
     }

@@ -7,7 +7,7 @@ namespace Microsoft.ML.DiLoCo.Communication;
 /// on at start-up. The secret itself is not kept.
 /// <see cref="ToString"/> never shows key material.
 /// </summary>
-public sealed class ExchangeKeys
+internal sealed class ExchangeKeys
 {
     /// <summary>Bytes of a run id.</summary>
     public const int RunIdBytes = 16;

@@ -7,7 +7,7 @@ namespace Microsoft.ML.DiLoCo.Communication;
 /// hexadecimal characters, surrounding whitespace allowed) or from the <see cref="EnvironmentVariable"/> (64 hexadecimal characters or
 /// the base64 of 32 bytes). Errors name the file or the variable and what is wrong, never its contents.
 /// </summary>
-public static class ExchangeSecret
+internal static class ExchangeSecret
 {
     /// <summary>The environment variable read when no key file is given.</summary>
     public const string EnvironmentVariable = "DILOCO_EXCHANGE_KEY";

@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 namespace Microsoft.ML.DiLoCo.Communication;
 
 /// <summary>IEEE single precision on the wire: 4 bytes per value, little-endian, bit-exact.</summary>
-public sealed class Float32WireCodec : IWireCodec
+internal sealed class Float32WireCodec : IWireCodec
 {
     /// <inheritdoc/>
     public WireFormat Format => WireFormat.Float32;

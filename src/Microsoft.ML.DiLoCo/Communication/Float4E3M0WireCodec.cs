@@ -22,7 +22,7 @@ namespace Microsoft.ML.DiLoCo.Communication;
 /// ends with one unused (zero) nibble. Hence for n values, with q = n / B whole blocks and r = n mod B:
 /// <c>EncodedLength(n) = q·(4 + ⌈B/2⌉) + (r &gt; 0 ? 4 + ⌈r/2⌉ : 0)</c>.</para>
 /// </remarks>
-public sealed class Float4E3M0WireCodec : IWireCodec
+internal sealed class Float4E3M0WireCodec : IWireCodec
 {
     private const int ScaleBytes = 4;
     private const int SignBit = 8;

@@ -1,7 +1,7 @@
 namespace Microsoft.ML.DiLoCo.Communication;
 
 /// <summary>Turns FP32 values into the bytes that travel, and back. Stateless and thread-safe.</summary>
-public interface IWireCodec
+internal interface IWireCodec
 {
     /// <summary>The format this codec writes.</summary>
     WireFormat Format { get; }

@@ -19,7 +19,7 @@ namespace Microsoft.ML.DiLoCo.Communication;
 /// </remarks>
 /// <param name="BytesPerSecond">Bandwidth per direction; <see cref="double.PositiveInfinity"/> = unlimited.</param>
 /// <param name="LatencySeconds">One-way latency per message.</param>
-public sealed record LinkModel(double BytesPerSecond, double LatencySeconds)
+internal sealed record LinkModel(double BytesPerSecond, double LatencySeconds)
 {
     /// <summary>A link from the options' units: bits per second (0 = unlimited) and milliseconds.</summary>
     public static LinkModel FromBitsPerSecond(double bitsPerSecond, double latencyMilliseconds) =>

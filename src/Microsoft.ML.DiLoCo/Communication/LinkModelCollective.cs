@@ -8,7 +8,7 @@ namespace Microsoft.ML.DiLoCo.Communication;
 /// the later of the wrapped collective's completion and the link model's arrival time. Thread-safe.
 /// Disposing it disposes the wrapped collective.
 /// </summary>
-public sealed class LinkModelCollective : ICollective
+internal sealed class LinkModelCollective : ICollective
 {
     private readonly ICollective _inner;
     private readonly object _gate = new();

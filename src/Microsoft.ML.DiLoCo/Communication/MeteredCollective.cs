@@ -14,7 +14,7 @@ namespace Microsoft.ML.DiLoCo.Communication;
 /// </list>
 /// Disposing the meter disposes the wrapped collective.
 /// </remarks>
-public sealed class MeteredCollective : ICollective
+internal sealed class MeteredCollective : ICollective
 {
     private readonly ICollective _inner;
     private readonly int _overheadPerMessage;

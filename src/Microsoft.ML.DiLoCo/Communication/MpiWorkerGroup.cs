@@ -14,7 +14,7 @@ namespace Microsoft.ML.DiLoCo.Communication;
 /// MPI under one lock in round order, which every rank shares, so the ranks' MPI calls match. The MPI exchange runs on
 /// the collective's communication thread: every member's call returns at once, as with <see cref="MpiCollective"/>.
 /// </remarks>
-public sealed class MpiWorkerGroup
+internal sealed class MpiWorkerGroup
 {
     private readonly MpiCollective _mpi;
     private readonly object _gate = new();

@@ -13,7 +13,7 @@ namespace Microsoft.ML.DiLoCo.Communication;
 /// members count alike, and a payload sealed under another count is a replay. The plain <see cref="AllGatherAsync"/> is not used by the
 /// engine's exchanges and is refused rather than sent in the clear.
 /// </remarks>
-public sealed class SealedCollective : ICollective
+internal sealed class SealedCollective : ICollective
 {
     private readonly ICollective _inner;
     private readonly ExchangeSealer _sealer;

@@ -1,7 +1,7 @@
 namespace Microsoft.ML.DiLoCo.Communication;
 
 /// <summary>Picks the codec for a <see cref="WireFormat"/>.</summary>
-public static class WireCodecs
+internal static class WireCodecs
 {
     /// <summary>Creates the codec that writes <paramref name="format"/>.</summary>
     /// <param name="format">The wire format.</param>

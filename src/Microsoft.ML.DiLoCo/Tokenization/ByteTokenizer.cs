@@ -28,7 +28,7 @@ namespace Microsoft.ML.DiLoCo.Tokenization;
 /// each byte token carries the text and the character range of the character it belongs to.
 /// </para>
 /// </remarks>
-public sealed class ByteTokenizer : Tokenizer
+internal sealed class ByteTokenizer : Tokenizer
 {
     /// <summary>The id of the end-of-text token.</summary>
     public const int EndOfTextId = 256;
