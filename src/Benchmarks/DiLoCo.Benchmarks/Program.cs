@@ -15,6 +15,7 @@ const string Usage = """
       scoring [--rows N] [--short-rows N] [--repetitions N] [--training-steps N]   forward pass vs Transform vs PredictionEngine; generation with/without KV cache
       scoring-tables [--commit SHA]                   re-render the scoring section and plot from scoring.json (no measuring)
       sealing [--repetitions N]                        cost of ExchangeSecurity = Encrypted: bytes per message, seal + open per fragment
+      study [--series NAME]                            issue 13's quality study (length, H × format, batch, width), resumable: study-partial.json
       comm [--quick|--medium|--full]                   the communication table alone, from the newest (or named) quality-<tier>.json
       document [--quick|--medium|--full]               assemble docs/benchmarks.md from header.md and the section files (no run)
     Common: --out DIR (section files; default docs/benchmarks), --page FILE (assembled page; default DIR/../benchmarks.md)
@@ -54,6 +55,14 @@ switch (mode)
         string section = BenchmarkDocument.Quality(results, settings, machine, ArgumentAfter("--commit") ?? commit);
         File.WriteAllText(Path.Combine(output, $"quality-{settings.Name}.md"), section);
         Console.WriteLine(section);
+        break;
+    }
+    case "study":
+    {
+        // Hours on 2 cores, resumable: every finished run is kept in study-partial.json and skipped by a rerun.
+        string? only = ArgumentAfter("--series");
+        var results = new QualityStudy(output).Run(name => only is null || name == only);
+        Console.WriteLine($"{results.Count} runs in {Path.Combine(output, "study-partial.json")}.");
         break;
     }
     case "speed":

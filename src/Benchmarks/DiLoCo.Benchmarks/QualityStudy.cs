@@ -1,0 +1,152 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.DiLoCo;
+using Microsoft.ML.DiLoCo.Configuration;
+
+namespace DiLoCo.Benchmarks;
+
+/// <summary>One finished run of the quality study (issue 13): a series, a configuration, its length, batch, model, seed and rate.</summary>
+internal sealed record StudyResult(string Series, string Row, int Steps, int GlobalBatch, int Width, int Seed, float InnerLearningRate,
+    double FinalValidationLoss, double? Replica0Loss, double? ReplicaMeanLoss, double[] ValidationSteps, double[] ValidationLosses,
+    long BytesSentPerWorker, long DataParallelBytesSentPerWorker, int Syncs, double WallSeconds, long Parameters);
+
+/// <summary>A configuration of the study: a row name and the options that differ from the shared baseline.</summary>
+internal sealed record StudyRow(string Name, Action<StreamingDiLoCoTrainer.Options> Configure);
+
+/// <summary>
+/// Issue 13's quality study: how the gap between the paper's final method and data-parallel moves with length (800,
+/// 1,600, 3,200 steps), with H and the wire format (bytes sent), with a 4× global batch and with a larger model. Every run
+/// spells its configuration out (no trainer defaults), so results stay valid when the defaults move. Each series tunes
+/// the inner rate per method on seed 1 (a line search bracketing the winner, <see cref="LearningRateTuning"/>), then runs
+/// seeds 2–3 at the winner where the series asks for seeds. Results are appended to study-partial.json after every run; a
+/// rerun skips what it holds, so the study spreads over sessions. The 800-step runs are read from quality-medium.json
+/// (same settings).
+/// </summary>
+internal sealed class QualityStudy(string outputDirectory)
+{
+    public const int ValidationTokens = 65536;
+    public const string DataParallel = "Data-parallel";
+    public const string FinalMethod = "final method (paper: H 40, P 4, τ 1, α 0.5, FP4)";
+
+    private string PartialFile => Path.Combine(outputDirectory, "study-partial.json");
+
+    /// <summary>One series of runs: its name, length, batch, width, rows, rate grid per row and seeds.</summary>
+    private sealed record Series(string Name, int Steps, int GlobalBatch, int Width, IReadOnlyList<StudyRow> Rows,
+        Func<string, float[]> Grid, int Seeds, Func<List<StudyResult>, float?>? FixedRate = null);
+
+    public List<StudyResult> Run(Func<string, bool> seriesFilter)
+    {
+        var (trainSpeeches, validSpeeches) = SotuCorpus.Load();
+        var ml = new MLContext(seed: 1);
+        var train = ml.Data.LoadFromEnumerable(trainSpeeches.Select(s => new TextRow { Text = s.Text }));
+        var valid = ml.Data.LoadFromEnumerable(validSpeeches.Select(s => new TextRow { Text = s.Text }));
+        var results = File.Exists(PartialFile) ? JsonSerializer.Deserialize<List<StudyResult>>(File.ReadAllText(PartialFile))! : new List<StudyResult>();
+        foreach (var series in AllSeries().Where(s => seriesFilter(s.Name)))
+            foreach (var (row, seed, lr) in Plan(series, results))
+            {
+                if (results.Any(r => r.Series == series.Name && r.Row == row.Name && r.Seed == seed && r.InnerLearningRate == lr)) continue;
+                var options = Baseline(valid, series, seed, lr);
+                row.Configure(options);
+                var clock = Stopwatch.StartNew();
+                var report = ml.LanguageModeling().Trainers.StreamingDiLoCo(options).Fit(train).TrainingReport!;
+                var result = new StudyResult(series.Name, row.Name, series.Steps, series.GlobalBatch, series.Width, seed, lr,
+                    report.Validation[^1].Loss, report.Replicas?.Replica0Loss, report.Replicas?.ReplicaMeanLoss,
+                    report.Validation.Select(v => (double)v.Step).ToArray(), report.Validation.Select(v => v.Loss).ToArray(),
+                    report.BytesSentPerWorker, report.DataParallelBytesSentPerWorker, report.Syncs.Count, clock.Elapsed.TotalSeconds,
+                    report.ParameterCount);
+                results.Add(result);
+                Console.WriteLine($"[{series.Name}] {row.Name,-52} seed {seed} lr {lr:G3}: θ̂ {result.FinalValidationLoss:F4}, replica mean {result.ReplicaMeanLoss:F4}, sent {result.BytesSentPerWorker:N0} B, {result.WallSeconds:F0} s");
+                File.WriteAllText(PartialFile, JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
+            }
+        return results;
+    }
+
+    /// <summary>The series in the order they run: the length curve first (the question a user asks first).</summary>
+    private static IReadOnlyList<Series> AllSeries()
+    {
+        var headline = new[] { new StudyRow(DataParallel, o => o.Algorithm = TrainingAlgorithm.DataParallel), Final(40, WireFormat.Float4E3M0, FinalMethod) };
+        float[] HeadlineGrid(string row) => row == DataParallel ? new[] { 8e-3f, 16e-3f } : new[] { 4e-3f, 8e-3f };
+        var tradeOff = new List<StudyRow>();
+        foreach (int h in new[] { 10, 20, 40, 100 })
+            foreach (var format in new[] { WireFormat.Float32, WireFormat.Float4E3M0 })
+                tradeOff.Add(Final(h, format, $"final method, H = {h}, {(format == WireFormat.Float32 ? "FP32" : "FP4")}"));
+        return new Series[]
+        {
+            new("length 2×", 1600, 32, 128, headline, HeadlineGrid, Seeds: 3),
+            new("length 4×", 3200, 32, 128, headline, HeadlineGrid, Seeds: 3),
+            // At the final method's tuned rate of the 2× series: the curve isolates H and the format.
+            new("H × format at 2×", 1600, 32, 128, tradeOff, _ => Array.Empty<float>(), Seeds: 1,
+                FixedRate: done => Winner(done, "length 2×", FinalMethod)),
+            new("batch 4× at 2×", 1600, 128, 128, headline, HeadlineGrid, Seeds: 1),
+            new("width 256 at 2×", 1600, 32, 256, headline, row => row == DataParallel ? new[] { 4e-3f, 8e-3f } : new[] { 2e-3f, 4e-3f }, Seeds: 1),
+        };
+    }
+
+    private static StudyRow Final(int h, WireFormat format, string name) => new(name, o =>
+    {
+        o.Algorithm = TrainingAlgorithm.StreamingDiLoCo;
+        o.InnerSteps = h;
+        o.NumberOfFragments = 4;
+        o.FragmentPattern = FragmentPattern.Strided;
+        o.OverlapSteps = 1;
+        o.MixingAlpha = 0.5f;
+        o.WireFormat = format;
+        o.OuterLearningRate = 0.7f;
+        o.OuterMomentum = 0.9f;
+    });
+
+    private static float? Winner(IEnumerable<StudyResult> done, string series, string row) =>
+        done.Where(r => r.Series == series && r.Row == row && r.Seed == 1).MinBy(r => r.FinalValidationLoss)?.InnerLearningRate;
+
+    /// <summary>The runs of one series in order; <paramref name="done"/> grows while this is enumerated (the line search reads it).</summary>
+    private static IEnumerable<(StudyRow Row, int Seed, float LearningRate)> Plan(Series series, List<StudyResult> done)
+    {
+        if (series.FixedRate is { } fixedRate)
+        {
+            if (fixedRate(done) is not { } rate) yield break; // the series it follows has not run yet
+            foreach (var row in series.Rows) yield return (row, 1, rate);
+            yield break;
+        }
+        foreach (var row in series.Rows)
+        {
+            float[] grid = series.Grid(row.Name);
+            foreach (float lr in grid) yield return (row, 1, lr);
+            for (int extension = 0; extension < LearningRateTuning.MaximumExtensions; extension++)
+            {
+                var tried = done.Where(r => r.Series == series.Name && r.Row == row.Name && r.Seed == 1).ToList();
+                float winner = tried.MinBy(r => r.FinalValidationLoss)!.InnerLearningRate;
+                float ratio = grid[1] / grid[0];
+                float? beyond = winner == tried.Max(r => r.InnerLearningRate) ? winner * ratio
+                    : winner == tried.Min(r => r.InnerLearningRate) ? winner / ratio : null;
+                if (beyond is not { } next) break;
+                yield return (row, 1, next);
+            }
+        }
+        for (int seed = 2; seed <= series.Seeds; seed++)
+            foreach (var row in series.Rows)
+                yield return (row, seed, Winner(done, series.Name, row.Name)!.Value);
+    }
+
+    private static StreamingDiLoCoTrainer.Options Baseline(IDataView valid, Series series, int seed, float lr) => new()
+    {
+        TextColumnName = nameof(TextRow.Text),
+        Tokenizer = TokenizerKind.Bytes,
+        Model = new TransformerOptions { ContextLength = 128, EmbeddingSize = series.Width, NumberOfLayers = 4, NumberOfHeads = 4 },
+        NumberOfWorkers = 2,
+        NumberOfFragments = 4,
+        BatchSize = series.GlobalBatch / 2,
+        TrainingSteps = series.Steps,
+        InnerLearningRate = lr,
+        WarmupSteps = Math.Min(100, series.Steps / 10),
+        ValidationSet = valid,
+        EvaluationInterval = Math.Max(1, series.Steps / 16),
+        MaximumValidationTokens = ValidationTokens,
+        Seed = seed,
+    };
+
+    private sealed class TextRow
+    {
+        public string Text { get; set; } = "";
+    }
+}
