@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.DiLoCo;
-using Microsoft.ML.DiLoCo.Configuration;
+using DiLoCo.Configuration;
 
 namespace DiLoCo.Benchmarks;
 
@@ -20,8 +20,9 @@ internal sealed record StudyRow(string Name, Action<StreamingDiLoCoTrainer.Optio
 /// spells its configuration out (no trainer defaults), so results stay valid when the defaults move. Each series tunes
 /// the inner rate per method on seed 1 (a line search bracketing the winner, <see cref="LearningRateTuning"/>), then runs
 /// seeds 2–3 at the winner where the series asks for seeds. Results are appended to study-partial.json after every run; a
-/// rerun skips what it holds, so the study spreads over sessions. The 800-step runs are read from quality-medium.json
-/// (same settings).
+/// rerun skips what it holds, so the study spreads over sessions. The 800-step rows are those of quality-medium.json
+/// (same settings). Order: the 2× length's rate search on seed 1, the end-of-run model and H warm-up options against it,
+/// its other seeds, the H × format curve, the 4× length, the 4× batch, the wider model.
 /// </summary>
 internal sealed class QualityStudy(string outputDirectory)
 {
@@ -71,17 +72,30 @@ internal sealed class QualityStudy(string outputDirectory)
         foreach (int h in new[] { 10, 20, 40, 100 })
             foreach (var format in new[] { WireFormat.Float32, WireFormat.Float4E3M0 })
                 tradeOff.Add(Final(h, format, $"final method, H = {h}, {(format == WireFormat.Float32 ? "FP32" : "FP4")}"));
+        float? TunedFinal(List<StudyResult> done) => Winner(done, "length 2×", FinalMethod);
+        var options = new[]
+        {
+            With(Final(40, WireFormat.Float4E3M0, "final method, FinalModel = SynchronizedOuterParameters"), o => o.FinalModel = FinalModel.SynchronizedOuterParameters),
+            With(Final(40, WireFormat.Float4E3M0, "final method, FinalModel = ReplicaAverage"), o => o.FinalModel = FinalModel.ReplicaAverage),
+            With(Final(40, WireFormat.Float4E3M0, "final method, sync warm-up H0 = 8 for 400 steps"), o => { o.SyncWarmupSteps = 400; o.SyncWarmupInnerSteps = 8; }),
+            With(Final(40, WireFormat.Float4E3M0, "final method, warm-up + ReplicaAverage"),
+                o => { o.SyncWarmupSteps = 400; o.SyncWarmupInnerSteps = 8; o.FinalModel = FinalModel.ReplicaAverage; }),
+        };
         return new Series[]
         {
+            // Seed 1 of the 2× length first (the rate search), then the options measured against it, then its other seeds.
+            new("length 2×", 1600, 32, 128, headline, HeadlineGrid, Seeds: 1),
+            new("options at 2×", 1600, 32, 128, options, _ => Array.Empty<float>(), Seeds: 1, FixedRate: TunedFinal),
             new("length 2×", 1600, 32, 128, headline, HeadlineGrid, Seeds: 3),
-            new("length 4×", 3200, 32, 128, headline, HeadlineGrid, Seeds: 3),
             // At the final method's tuned rate of the 2× series: the curve isolates H and the format.
-            new("H × format at 2×", 1600, 32, 128, tradeOff, _ => Array.Empty<float>(), Seeds: 1,
-                FixedRate: done => Winner(done, "length 2×", FinalMethod)),
+            new("H × format at 2×", 1600, 32, 128, tradeOff, _ => Array.Empty<float>(), Seeds: 1, FixedRate: TunedFinal),
+            new("length 4×", 3200, 32, 128, headline, HeadlineGrid, Seeds: 3),
             new("batch 4× at 2×", 1600, 128, 128, headline, HeadlineGrid, Seeds: 1),
             new("width 256 at 2×", 1600, 32, 256, headline, row => row == DataParallel ? new[] { 4e-3f, 8e-3f } : new[] { 2e-3f, 4e-3f }, Seeds: 1),
         };
     }
+
+    private static StudyRow With(StudyRow row, Action<StreamingDiLoCoTrainer.Options> more) => row with { Configure = o => { row.Configure(o); more(o); } };
 
     private static StudyRow Final(int h, WireFormat format, string name) => new(name, o =>
     {
@@ -94,6 +108,8 @@ internal sealed class QualityStudy(string outputDirectory)
         o.WireFormat = format;
         o.OuterLearningRate = 0.7f;
         o.OuterMomentum = 0.9f;
+        o.FinalModel = FinalModel.OuterParameters; // the paper's; the options series changes it
+        o.SyncWarmupSteps = 0;
     });
 
     private static float? Winner(IEnumerable<StudyResult> done, string series, string row) =>
