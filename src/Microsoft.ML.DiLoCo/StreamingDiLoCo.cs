@@ -44,6 +44,7 @@ public sealed class StreamingDiLoCo : IDisposable
 {
     private readonly DiLoCoWorker _worker;
     private readonly MeteredCollective _metered;
+    private readonly SealedCollective? _sealed;
     private readonly TrainingAlgorithm _algorithm;
     private readonly WireFormat _wireFormat;
     private readonly string[] _fragmentNames;
@@ -88,11 +89,16 @@ public sealed class StreamingDiLoCo : IDisposable
         _parameterCount = parameters.Sum(p => p.numel());
 
         // Before anything else travels: every worker must hold the same parameters and settings.
-        WorkerAgreement.Verify(collective, Describe(sync, options.BroadcastInitialParameters, fragments), WorkerAgreement.Describe(names, parameters));
-        if (options.BroadcastInitialParameters) WorkerAgreement.BroadcastFromRankZero(collective, parameters);
+        WorkerAgreement.Verify(collective, Describe(sync, options, fragments), WorkerAgreement.Describe(names, parameters));
+        bool encrypted = options.ExchangeSecurity == ExchangeSecurity.Encrypted;
+        // Sealed under a run id agreed now, so a restarted job never reuses a nonce under the same key; the caller keeps its collective.
+        _sealed = encrypted ? new SealedCollective(collective, ExchangeSealing.Keys(options.ExchangeKeyFile, ExchangeKeys.AgreeRunId(collective)),
+            ExchangeSealing.WireIdentifier(sync, NonFiniteValuePolicy.Stop), ownsInner: false) : null;
+        if (options.BroadcastInitialParameters) WorkerAgreement.BroadcastFromRankZero(_sealed ?? collective, parameters, sealedExchanges: encrypted);
 
         var settings = sync.ForWorkers(FragmentPlan.Explicit(names.Length, fragments), inner: null); // the caller steps its own optimizer
-        _metered = new MeteredCollective(collective); // counts training traffic only (not the agreement above); never disposed: the collective is the caller's
+        // Counts training traffic only (not the agreement above); never disposed: the collective is the caller's.
+        _metered = new MeteredCollective(_sealed ?? collective, encrypted ? SealedCollective.Overhead : 0);
         _worker = new DiLoCoWorker(collective.Rank, parameters, _metered, settings);
         ParameterNames = names;
         OuterParameters = names.Zip(_worker.OuterParameters).ToDictionary(p => p.First, p => p.Second);
@@ -220,6 +226,7 @@ public sealed class StreamingDiLoCo : IDisposable
         if (_disposed) return;
         _disposed = true;
         _worker.Dispose();
+        _sealed?.Dispose(); // its cipher; the collective stays the caller's
     }
 
     private void ThrowIfUnusable()
@@ -251,7 +258,8 @@ public sealed class StreamingDiLoCo : IDisposable
         }
     }
 
-    private static string Describe(SyncSettings sync, bool broadcast, int[][] fragments) => string.Join(", ", RunPlanDescription.SyncLines(sync)
-        .Append(RunPlanDescription.Line("BroadcastInitialParameters", broadcast))
+    private static string Describe(SyncSettings sync, StreamingDiLoCoOptions options, int[][] fragments) => string.Join(", ", RunPlanDescription.SyncLines(sync)
+        .Append(RunPlanDescription.Line("BroadcastInitialParameters", options.BroadcastInitialParameters))
+        .Append(RunPlanDescription.Line("ExchangeSecurity", options.ExchangeSecurity))
         .Append(RunPlanDescription.Line("Fragments", "[" + string.Join(" | ", fragments.Select(f => string.Join(",", f))) + "]")));
 }

@@ -60,6 +60,16 @@ public sealed class StreamingDiLoCoOptions
     public int SyncWarmupInnerSteps { get; set; }
 
     /// <summary>
+    /// <see cref="ExchangeSecurity.Encrypted"/> seals every exchange (the θ0 broadcast included) with AES-256-GCM under a per-run key
+    /// derived from a shared 256-bit secret (<see cref="ExchangeKeyFile"/>, else the <c>DILOCO_EXCHANGE_KEY</c> environment
+    /// variable), as the trainer's option of the same name does. Results are bit-identical either way. See docs/security.md.
+    /// </summary>
+    public ExchangeSecurity ExchangeSecurity { get; set; } = ExchangeSecurity.None;
+
+    /// <summary>The file holding the shared secret (32 raw bytes or 64 hexadecimal characters); null: the environment variable.</summary>
+    public string? ExchangeKeyFile { get; set; }
+
+    /// <summary>
     /// At construction, overwrite every worker's parameters with worker 0's (FP32), so all replicas start from the
     /// same θ0 whatever seed each process used (as PyTorch's DistributedDataParallel does).
     /// </summary>
@@ -68,6 +78,7 @@ public sealed class StreamingDiLoCoOptions
     /// <summary>Checks every option (the message names it and the allowed range) and resolves them for the algorithm.</summary>
     internal Runs.SyncSettings Resolve()
     {
+        Runs.ExchangeSealing.Validate(ExchangeSecurity, ExchangeKeyFile);
         if (Fragments is not null && Fragments.Count == 0 && Algorithm == TrainingAlgorithm.StreamingDiLoCo)
             throw new ArgumentException("Fragments must hold at least one fragment.", nameof(Fragments));
         return Runs.SyncSettings.Resolve(Algorithm, InnerSteps, Fragments?.Count ?? NumberOfFragments, OverlapSteps, MixingAlpha, WireFormat,

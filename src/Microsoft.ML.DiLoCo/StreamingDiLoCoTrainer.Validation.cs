@@ -58,7 +58,7 @@ public sealed partial class StreamingDiLoCoTrainer
         NonNegativeFinite(o.ExchangeTimeoutSeconds, nameof(Options.ExchangeTimeoutSeconds), "0 = wait forever");
         NonNegativeFinite(o.LinkBandwidthBitsPerSecond, nameof(Options.LinkBandwidthBitsPerSecond), "0 = no simulated link");
         NonNegativeFinite(o.LinkLatencyMilliseconds, nameof(Options.LinkLatencyMilliseconds), "0 = none");
-        ValidateExchangeSecurity(o);
+        ExchangeSealing.Validate(o.ExchangeSecurity, o.ExchangeKeyFile);
         if (!Enum.IsDefined(o.OnWorkerFailure))
             throw new ArgumentOutOfRangeException(nameof(Options.OnWorkerFailure), o.OnWorkerFailure, "Unknown policy: Fail or Continue.");
         if (o.OnWorkerFailure == WorkerFailurePolicy.Continue && o.Transport == Transport.Mpi)
@@ -104,22 +104,5 @@ public sealed partial class StreamingDiLoCoTrainer
     {
         bool ok = value >= 0 && (upperOpen ? value < 1 : value <= 1);
         if (!ok) throw new ArgumentOutOfRangeException(name, value, $"{name} must be in [0, 1{(upperOpen ? ")" : "]")}.");
-    }
-
-    /// <summary>ExchangeSecurity and ExchangeKeyFile: Encrypted needs a readable 256-bit secret; a key file without Encrypted is a mistake.</summary>
-    private static void ValidateExchangeSecurity(Options o)
-    {
-        if (!Enum.IsDefined(o.ExchangeSecurity))
-            throw new ArgumentOutOfRangeException(nameof(Options.ExchangeSecurity), o.ExchangeSecurity, "Unknown exchange security: None or Encrypted.");
-        if (o.ExchangeSecurity == ExchangeSecurity.None)
-        {
-            if (!string.IsNullOrEmpty(o.ExchangeKeyFile))
-                throw new ArgumentException("ExchangeKeyFile is set but ExchangeSecurity = None: set ExchangeSecurity = Encrypted to use the key, " +
-                                            "or remove ExchangeKeyFile.", nameof(Options.ExchangeKeyFile));
-            return;
-        }
-        if (Communication.ExchangeSecret.Read(o.ExchangeKeyFile, nameof(Options.ExchangeKeyFile)) is null)
-            throw new ArgumentException($"ExchangeSecurity = Encrypted needs a 256-bit secret: set ExchangeKeyFile to a key file, or the " +
-                                        $"{Communication.ExchangeSecret.EnvironmentVariable} environment variable.", nameof(Options.ExchangeSecurity));
     }
 }

@@ -18,16 +18,19 @@ internal sealed class SealedCollective : ICollective
     private readonly ICollective _inner;
     private readonly ExchangeSealer _sealer;
     private long _exchanges;
+    private readonly bool _ownsInner;
 
     /// <summary>Seals <paramref name="inner"/>'s exchanges under <paramref name="keys"/>.</summary>
     /// <param name="inner">This member's collective.</param>
     /// <param name="keys">The run's keys (every member must derive them from the same secret and run id).</param>
     /// <param name="wireFormat">An identifier of the payloads' format (codec and framing), bound into every payload.</param>
-    public SealedCollective(ICollective inner, ExchangeKeys keys, byte wireFormat)
+    /// <param name="ownsInner">Whether <see cref="Dispose"/> disposes <paramref name="inner"/> (not when it is a caller's).</param>
+    public SealedCollective(ICollective inner, ExchangeKeys keys, byte wireFormat, bool ownsInner = true)
     {
         ArgumentNullException.ThrowIfNull(inner);
         ArgumentNullException.ThrowIfNull(keys);
         _inner = inner;
+        _ownsInner = ownsInner;
         _sealer = new ExchangeSealer(keys, inner.Size, wireFormat);
     }
 
@@ -67,10 +70,10 @@ internal sealed class SealedCollective : ICollective
         return opened;
     }
 
-    /// <summary>Disposes the wrapped collective and the cipher.</summary>
+    /// <summary>Disposes the cipher, and the wrapped collective when it owns it.</summary>
     public void Dispose()
     {
         _sealer.Dispose();
-        _inner.Dispose();
+        if (_ownsInner) _inner.Dispose();
     }
 }

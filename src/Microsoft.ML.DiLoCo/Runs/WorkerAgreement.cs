@@ -46,8 +46,11 @@ internal static class WorkerAgreement
         }
     }
 
-    /// <summary>Overwrites every worker's parameters with worker 0's, one all-gather per parameter (the others send nothing).</summary>
-    public static void BroadcastFromRankZero(ICollective collective, IReadOnlyList<Parameter> parameters)
+    /// <summary>
+    /// Overwrites every worker's parameters with worker 0's, one all-gather per parameter. The others send nothing, unless
+    /// <paramref name="sealedExchanges"/>: a sealed collective carries only equal-length exchanges, so they send zeros of that length.
+    /// </summary>
+    public static void BroadcastFromRankZero(ICollective collective, IReadOnlyList<Parameter> parameters, bool sealedExchanges = false)
     {
         using var _ = no_grad();
         foreach (var p in parameters)
@@ -58,7 +61,10 @@ internal static class WorkerAgreement
                 using var values = p.detach().to(ScalarType.Float32).cpu().contiguous();
                 payload = MemoryMarshal.AsBytes(values.data<float>().ToArray().AsSpan()).ToArray();
             }
-            var all = collective.AllGatherAsync(payload).GetAwaiter().GetResult();
+            else if (sealedExchanges) payload = new byte[checked(p.numel() * sizeof(float))];
+            var all = sealedExchanges
+                ? collective.AllGatherSameLengthAsync(payload).GetAwaiter().GetResult().OrderBy(x => x.Sender).Select(x => x.Bytes).ToArray()
+                : collective.AllGatherAsync(payload).GetAwaiter().GetResult();
             if (collective.Rank == 0) continue;
             var received = MemoryMarshal.Cast<byte, float>(all[0].Span).ToArray();
             using var source = tensor(received).reshape(p.shape);

@@ -24,24 +24,11 @@ internal sealed class WorkerCollectives : IDisposable
         FirstWorker = processRank * localWorkers;
         TotalWorkers = processCount * localWorkers;
         // Sealing sits next to the transport: the simulated link and the meter see the sealed bytes (plaintext + nonce + tag).
-        var keys = plan.Process.ExchangeSecurity == ExchangeSecurity.Encrypted ? RunKeys(plan.Process, runId) : null;
-        Workers = raw.Select(c => keys is null ? c : new SealedCollective(c, keys, WireIdentifier(plan)))
+        var keys = plan.Process.ExchangeSecurity == ExchangeSecurity.Encrypted ? ExchangeSealing.Keys(plan.Process.ExchangeKeyFile, runId) : null;
+        Workers = raw.Select(c => keys is null ? c : new SealedCollective(c, keys, ExchangeSealing.WireIdentifier(plan.Sync, plan.NonFiniteValuePolicy)))
             .Select(c => new MeteredCollective(link is null ? c : new LinkModelCollective(c, link), keys is null ? 0 : SealedCollective.Overhead))
             .ToArray();
     }
-
-    /// <summary>This run's keys: the shared secret with the run id of this start, so a resumed run never reuses a nonce under the same key.</summary>
-    private static ExchangeKeys RunKeys(ProcessSettings process, byte[] runId)
-    {
-        byte[] secret = ExchangeSecret.Read(process.ExchangeKeyFile, nameof(process.ExchangeKeyFile))
-            ?? throw new ArgumentException("ExchangeSecurity = Encrypted needs a secret (validation checks this first).", nameof(process.ExchangeSecurity));
-        try { return ExchangeKeys.Derive(secret, runId); }
-        finally { Array.Clear(secret); }
-    }
-
-    /// <summary>What the payloads' bytes mean (codec, framing, algorithm), bound into every sealed payload.</summary>
-    private static byte WireIdentifier(RunPlan plan) =>
-        (byte)(((int)plan.Sync.Algorithm << 4) | ((int)plan.NonFiniteValuePolicy << 2) | (int)plan.Sync.WireFormat);
 
     /// <summary>This process's workers' collectives, by local index; their Rank is the global worker index.</summary>
     public MeteredCollective[] Workers { get; }
