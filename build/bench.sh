@@ -11,7 +11,8 @@
 #   bash build/bench.sh scoring                          forward pass vs Transform vs PredictionEngine; generation with/without KV cache (~5 min)
 #   bash build/bench.sh scoring-tables [--commit SHA]    re-render the scoring section and plot from scoring.json (no measuring)
 #   bash build/bench.sh sealing                          cost of sealed exchanges: bytes per message, seal + open per fragment (seconds)
-#   bash build/bench.sh study [--series NAME]           issue 13's quality study (length 2×/4×, H × format, batch, width): many hours, resumable
+#   bash build/bench.sh study [--series NAME]           issue 13's quality study (length 2×/4×, options, H × format, batch, width): many hours, resumable
+#   bash build/bench.sh study-tables                    re-render the study section from study-partial.json (no training)
 #   bash build/bench.sh comm [--TIER]                    the communication table alone, from the newest (or named) quality-<tier>.json
 #   bash build/bench.sh document [--TIER]                assemble docs/benchmarks.md from the section files (no run)
 # Run on an otherwise idle machine: timings are only comparable when nothing else holds a core.
@@ -20,11 +21,11 @@ cd "$(dirname "$0")/.."
 export OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 usage() {
-  sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
-modes="quality quality-tables study overlap overlap-tables overlap-link speed scoring scoring-tables sealing comm document all"
+modes="quality quality-tables study study-tables overlap overlap-tables overlap-link speed scoring scoring-tables sealing comm document all"
 mode="${1:-}"
 [ -n "$mode" ] && [[ " $modes " == *" $mode "* ]] || usage
 shift

@@ -4,7 +4,7 @@ namespace DiLoCo.Benchmarks;
 
 /// <summary>
 /// Assembles docs/benchmarks.md from the hand-written header (docs/benchmarks/header.md) and the section files the
-/// benchmarks write into docs/benchmarks/: quality-&lt;tier&gt;.md, overlap.md, speed.md, scoring.md, in that order.
+/// benchmarks write into docs/benchmarks/: study.md (issue 13), quality-&lt;tier&gt;.md, overlap.md, speed.md, scoring.md, sealing.md, in that order.
 /// A missing section becomes a line naming the command that writes it.
 /// </summary>
 internal static class BenchmarksPage
@@ -25,8 +25,9 @@ internal static class BenchmarksPage
             : Directory.GetFiles(sections, "quality-*.md").Where(f => !f.Contains("-partial", StringComparison.Ordinal))
                 .OrderBy(f => Array.IndexOf(tiers, Path.GetFileNameWithoutExtension(f)["quality-".Length..]) is var i and >= 0 ? i : tiers.Length)
                 .ThenBy(f => f, StringComparer.Ordinal).ToArray();
-        var parts = quality.Select(q => ((string?)q, $"bash build/bench.sh quality{(qualityTier is null ? "" : $" --{qualityTier}")}"))
-            .DefaultIfEmpty(((string?)null, "bash build/bench.sh quality")).Concat(new (string? File, string Command)[]
+        var parts = new (string? File, string Command)[] { (Path.Combine(sections, "study.md"), "bash build/bench.sh study") }
+            .Concat(quality.Select(q => ((string?)q, $"bash build/bench.sh quality{(qualityTier is null ? "" : $" --{qualityTier}")}"))
+            .DefaultIfEmpty(((string?)null, "bash build/bench.sh quality"))).Concat(new (string? File, string Command)[]
         {
             (Path.Combine(sections, "overlap.md"), "bash build/bench.sh overlap"),
             (Path.Combine(sections, "speed.md"), "bash build/bench.sh speed"),

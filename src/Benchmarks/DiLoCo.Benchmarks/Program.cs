@@ -15,7 +15,8 @@ const string Usage = """
       scoring [--rows N] [--short-rows N] [--repetitions N] [--training-steps N]   forward pass vs Transform vs PredictionEngine; generation with/without KV cache
       scoring-tables [--commit SHA]                   re-render the scoring section and plot from scoring.json (no measuring)
       sealing [--repetitions N]                        cost of ExchangeSecurity = Encrypted: bytes per message, seal + open per fragment
-      study [--series NAME]                            issue 13's quality study (length, H × format, batch, width), resumable: study-partial.json
+      study [--series NAME]                            issue 13's quality study (length, options, H × format, batch, width), resumable: study-partial.json
+      study-tables [--commit SHA]                      re-render the study section (study.md, study-length.png) from study-partial.json
       comm [--quick|--medium|--full]                   the communication table alone, from the newest (or named) quality-<tier>.json
       document [--quick|--medium|--full]               assemble docs/benchmarks.md from header.md and the section files (no run)
     Common: --out DIR (section files; default docs/benchmarks), --page FILE (assembled page; default DIR/../benchmarks.md)
@@ -63,6 +64,16 @@ switch (mode)
         string? only = ArgumentAfter("--series");
         var results = new QualityStudy(output).Run(name => only is null || name == only);
         Console.WriteLine($"{results.Count} runs in {Path.Combine(output, "study-partial.json")}.");
+        File.WriteAllText(Path.Combine(output, "study.md"), StudyDocument.Write(results, output, machine, commit));
+        break;
+    }
+    case "study-tables":
+    {
+        string partial = Path.Combine(output, "study-partial.json");
+        var results = File.Exists(partial) ? JsonSerializer.Deserialize<List<StudyResult>>(File.ReadAllText(partial))! : new List<StudyResult>();
+        string section = StudyDocument.Write(results, output, machine, ArgumentAfter("--commit") ?? commit);
+        File.WriteAllText(Path.Combine(output, "study.md"), section);
+        Console.WriteLine(section);
         break;
     }
     case "speed":
