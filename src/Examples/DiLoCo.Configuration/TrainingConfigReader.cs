@@ -136,6 +136,9 @@ internal static class TrainingConfigReader
         t.ErrorFeedback = o.Bool("errorFeedback") ?? t.ErrorFeedback;
         t.OuterLearningRate = (float?)o.Number("outerLearningRate", 0, 1000, minExclusive: true) ?? t.OuterLearningRate;
         t.OuterMomentum = (float?)o.Number("outerMomentum", 0, 1, maxExclusive: true) ?? t.OuterMomentum;
+        t.FinalModel = o.Enum<FinalModel>("finalModel") ?? t.FinalModel;
+        t.SyncWarmupSteps = o.Int("syncWarmupSteps", min: 0) ?? t.SyncWarmupSteps;
+        t.SyncWarmupInnerSteps = o.Int("syncWarmupInnerSteps", min: 0) ?? t.SyncWarmupInnerSteps;
         t.InnerLearningRate = (float?)o.Number("innerLearningRate", 0, 1000, minExclusive: true) ?? t.InnerLearningRate;
         t.WarmupSteps = o.Int("warmupSteps", min: 0) ?? t.WarmupSteps;
         t.MinimumLearningRateRatio = (float?)o.Number("minimumLearningRateRatio", 0, 1) ?? t.MinimumLearningRateRatio;

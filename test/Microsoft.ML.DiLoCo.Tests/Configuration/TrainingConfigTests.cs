@@ -38,6 +38,15 @@ public sealed class TrainingConfigTests
     }
 
     [TestMethod]
+    public void TheEndOfRunModelAndTheSyncWarmUpAreRead()
+    {
+        var config = TrainingConfig.Parse(WithTrainer("\"innerSteps\": 40, \"finalModel\": \"replicaAverage\", \"syncWarmupSteps\": 400, \"syncWarmupInnerSteps\": 8"), Path.GetTempPath());
+        Assert.AreEqual((FinalModel.ReplicaAverage, 400, 8), (config.Trainer.FinalModel, config.Trainer.SyncWarmupSteps, config.Trainer.SyncWarmupInnerSteps));
+        var e = Fails(WithTrainer("\"innerSteps\": 40, \"syncWarmupSteps\": 30, \"syncWarmupInnerSteps\": 8"));
+        StringAssert.Contains(e.Message, "syncWarmupSteps", "the JSON field is named");
+    }
+
+    [TestMethod]
     public void MissingSectionsKeepTheLibraryDefaults()
     {
         var config = TrainingConfig.Parse(Minimal, Path.GetTempPath());
