@@ -25,8 +25,12 @@ public sealed class ByomSealingTests
         long sent = 0;
         StreamingDiLoCo.RunInProcess(2, (rank, collective) =>
         {
-            torch.manual_seed(5 + rank); // different θ0 on purpose: the (sealed) broadcast makes them equal
             using var model = new SmallMlp();
+            // Different θ0 on purpose (the sealed broadcast makes them equal), drawn from the worker's own generator: the global
+            // one is shared by the two worker threads, so torch.manual_seed here would make θ0 depend on their interleaving.
+            var init = new Generator((ulong)(5 + rank));
+            using (no_grad())
+                foreach (var p in model.parameters()) p.copy_(randn(p.shape, generator: init) * 0.3);
             using var optimizer = optim.SGD(model.parameters(), 0.05);
             using var diloco = new StreamingDiLoCo(model, optimizer, collective, options(rank));
             var generator = new Generator((ulong)(3 + rank));
