@@ -19,7 +19,6 @@ namespace Microsoft.ML.DiLoCo.Runs;
 internal sealed class RunCheckpoints
 {
     private readonly CheckpointStore _store;
-    private readonly CheckpointSettings _settings;
     private readonly int _trainingSteps;
     private readonly CancellationToken _cancellation;
     private readonly IReadOnlyList<DiLoCoWorker> _workers;
@@ -49,7 +48,7 @@ internal sealed class RunCheckpoints
     public RunCheckpoints(RunPlan plan, CancellationToken cancellation, IReadOnlyList<DiLoCoWorker> workers, SyncSchedule? schedule,
         string fingerprint, int seed, int firstWorker, List<ValidationPoint> points, Action<string>? log, ICollective? ranks = null, int totalWorkers = 0)
     {
-        _settings = plan.Checkpoints ?? throw new ArgumentException("The plan writes no checkpoints.", nameof(plan));
+        var settings = plan.Checkpoints ?? throw new ArgumentException("The plan writes no checkpoints.", nameof(plan));
         _store = Store(plan)!;
         _trainingSteps = plan.TrainingSteps;
         _cancellation = cancellation;
@@ -60,7 +59,7 @@ internal sealed class RunCheckpoints
         _firstWorker = firstWorker;
         _points = points;
         _log = log;
-        _interval = _settings.Interval;
+        _interval = settings.Interval;
         _completed = new long[workers.Count];
         if (ranks is not null) _ranks = new RankCheckpoints(_store, ranks, totalWorkers);
     }
