@@ -22,13 +22,18 @@ internal sealed record StudyRow(string Name, Action<StreamingDiLoCoTrainer.Optio
 /// seeds 2–3 at the winner where the series asks for seeds. Results are appended to study-partial.json after every run; a
 /// rerun skips what it holds, so the study spreads over sessions. The 800-step rows are those of quality-medium.json
 /// (same settings). Order: the 2× length's rate search on seed 1, the end-of-run model and H warm-up options against it,
-/// its other seeds, the H × format curve, the 4× length, the 4× batch, the wider model.
+/// its other seeds, the H × format curve (FP4), schedules within a 300× byte budget (the defaults: H = 44, replicas' mean; 3 seeds),
+/// the 4× length (data-parallel, the defaults, the paper's method), FP32, the 4× batch and the wider model (data-parallel and the defaults).
 /// </summary>
 internal sealed class QualityStudy(string outputDirectory)
 {
     public const int ValidationTokens = 65536;
     public const string DataParallel = "Data-parallel";
     public const string FinalMethod = "final method (paper: H 40, P 4, τ 1, α 0.5, FP4)";
+    /// <summary>The trainer's defaults, chosen by the 300× budget series: the paper's method at H = 44 returning the replicas' mean.</summary>
+    public const string Defaults = "H = 44, ReplicaAverage";
+    /// <summary>The 800-step series: the medium tier's data-parallel and final-method rows come from quality-medium.json.</summary>
+    public const string DefaultsAt1x = "1× (800 steps)";
 
     private string PartialFile => Path.Combine(outputDirectory, "study-partial.json");
 
@@ -70,9 +75,11 @@ internal sealed class QualityStudy(string outputDirectory)
         float[] HeadlineGrid(string row) => row == DataParallel ? new[] { 8e-3f, 16e-3f } : new[] { 4e-3f, 8e-3f };
         var tradeOff = new List<StudyRow>();
         // H = 8 where the issue says 10: H must be a multiple of P = 4 (H = 10 stopped the study at its first run of this series).
-        foreach (int h in new[] { 8, 20, 40, 100 })
-            foreach (var format in new[] { WireFormat.Float32, WireFormat.Float4E3M0 })
-                tradeOff.Add(Final(h, format, $"final method, H = {h}, {(format == WireFormat.Float32 ? "FP32" : "FP4")}"));
+        // FP4 first: the rows that fit a 300× budget decide the defaults; FP32 prices the quantisation.
+        foreach (var format in new[] { WireFormat.Float4E3M0, WireFormat.Float32 })
+            foreach (int h in new[] { 8, 20, 40, 100 })
+                if (h != 40 || format != WireFormat.Float4E3M0) // H = 40, FP4 is the final method itself: the length 2× row
+                    tradeOff.Add(Final(h, format, $"final method, H = {h}, {(format == WireFormat.Float32 ? "FP32" : "FP4")}"));
         float? TunedFinal(List<StudyResult> done) => Winner(done, "length 2×", FinalMethod);
         var options = new[]
         {
@@ -82,6 +89,18 @@ internal sealed class QualityStudy(string outputDirectory)
             With(Final(40, WireFormat.Float4E3M0, "final method, warm-up + ReplicaAverage"),
                 o => { o.SyncWarmupSteps = 400; o.SyncWarmupInnerSteps = 8; o.FinalModel = FinalModel.ReplicaAverage; }),
         };
+        // Within 300× fewer bytes than data-parallel at 1,600 steps (≤ 160 fragment syncs of FP4): the warm-up paid for by a
+        // longer H afterwards (W a multiple of H, H₀ a multiple of P dividing H), each returning the replicas' mean.
+        var budget = new[]
+        {
+            Averaged(Final(44, WireFormat.Float4E3M0, Defaults)),
+            Averaged(WarmedUp(Final(80, WireFormat.Float4E3M0, "H = 80, warm-up H0 = 8 for 160 steps, ReplicaAverage"), 160, 8)),
+            Averaged(WarmedUp(Final(100, WireFormat.Float4E3M0, "H = 100, warm-up H0 = 20 for 400 steps, ReplicaAverage"), 400, 20)),
+        };
+        // Past 2× the defaults stand beside data-parallel (the paper's method too at 4×); data-parallel's 2× winner first.
+        var defaults = new[] { budget[0] };
+        var longer = new[] { headline[0], budget[0], headline[1] };
+        float[] LongerGrid(string row) => row == DataParallel ? new[] { 16e-3f, 8e-3f } : new[] { 4e-3f, 8e-3f };
         return new Series[]
         {
             // Seed 1 of the 2× length first (the rate search), then the options measured against it, then its other seeds.
@@ -89,12 +108,23 @@ internal sealed class QualityStudy(string outputDirectory)
             new("options at 2×", 1600, 32, 128, options, _ => Array.Empty<float>(), Seeds: 1, FixedRate: TunedFinal),
             new("length 2×", 1600, 32, 128, headline, HeadlineGrid, Seeds: 3),
             // At the final method's tuned rate of the 2× series: the curve isolates H and the format.
+            new("H × format at 2×", 1600, 32, 128, tradeOff.Where(r => r.Name.EndsWith("FP4")).ToList(), _ => Array.Empty<float>(), Seeds: 1, FixedRate: TunedFinal),
+            new("300× budget at 2×", 1600, 32, 128, budget, _ => Array.Empty<float>(), Seeds: 1, FixedRate: TunedFinal),
+            new("300× budget at 2×", 1600, 32, 128, defaults, _ => Array.Empty<float>(), Seeds: 3, FixedRate: TunedFinal),
+            // The medium tier itself (800 steps): the defaults on its seeds at its tuned rate, and the warm-up at twice the bytes.
+            new(DefaultsAt1x, 800, 32, 128, new[] { budget[0], Averaged(WarmedUp(Final(40, WireFormat.Float4E3M0, "final method, warm-up H0 = 8 for 200 steps, ReplicaAverage"), 200, 8)) },
+                _ => Array.Empty<float>(), Seeds: 1, FixedRate: _ => 4e-3f),
+            new(DefaultsAt1x, 800, 32, 128, defaults, _ => Array.Empty<float>(), Seeds: 3, FixedRate: _ => 4e-3f),
+            new("length 4×", 3200, 32, 128, longer, LongerGrid, Seeds: 3),
             new("H × format at 2×", 1600, 32, 128, tradeOff, _ => Array.Empty<float>(), Seeds: 1, FixedRate: TunedFinal),
-            new("length 4×", 3200, 32, 128, headline, HeadlineGrid, Seeds: 3),
-            new("batch 4× at 2×", 1600, 128, 128, headline, HeadlineGrid, Seeds: 1),
-            new("width 256 at 2×", 1600, 32, 256, headline, row => row == DataParallel ? new[] { 4e-3f, 8e-3f } : new[] { 2e-3f, 4e-3f }, Seeds: 1),
+            new("batch 4× at 2×", 1600, 128, 128, longer.Take(2).ToList(), LongerGrid, Seeds: 1),
+            new("width 256 at 2×", 1600, 32, 256, longer.Take(2).ToList(), row => row == DataParallel ? new[] { 8e-3f, 4e-3f } : new[] { 4e-3f, 2e-3f }, Seeds: 1),
         };
     }
+
+    private static StudyRow Averaged(StudyRow row) => With(row, o => o.FinalModel = FinalModel.ReplicaAverage);
+
+    private static StudyRow WarmedUp(StudyRow row, int steps, int innerSteps) => With(row, o => { o.SyncWarmupSteps = steps; o.SyncWarmupInnerSteps = innerSteps; });
 
     private static StudyRow With(StudyRow row, Action<StreamingDiLoCoTrainer.Options> more) => row with { Configure = o => { row.Configure(o); more(o); } };
 
@@ -122,18 +152,21 @@ internal sealed class QualityStudy(string outputDirectory)
         if (series.FixedRate is { } fixedRate)
         {
             if (fixedRate(done) is not { } rate) yield break; // the series it follows has not run yet
-            foreach (var row in series.Rows) yield return (row, 1, rate);
+            for (int seed = 1; seed <= series.Seeds; seed++)
+                foreach (var row in series.Rows) yield return (row, seed, rate);
             yield break;
         }
+        // Every row's first rate before the rest of any grid: a series stopped part-way already compares its rows.
+        foreach (var row in series.Rows) yield return (row, 1, series.Grid(row.Name)[0]);
         foreach (var row in series.Rows)
         {
             float[] grid = series.Grid(row.Name);
-            foreach (float lr in grid) yield return (row, 1, lr);
+            foreach (float lr in grid.Skip(1)) yield return (row, 1, lr);
             for (int extension = 0; extension < LearningRateTuning.MaximumExtensions; extension++)
             {
                 var tried = done.Where(r => r.Series == series.Name && r.Row == row.Name && r.Seed == 1).ToList();
                 float winner = tried.MinBy(r => r.FinalValidationLoss)!.InnerLearningRate;
-                float ratio = grid[1] / grid[0];
+                float ratio = grid.Max() / grid.Min();
                 float? beyond = winner == tried.Max(r => r.InnerLearningRate) ? winner * ratio
                     : winner == tried.Min(r => r.InnerLearningRate) ? winner / ratio : null;
                 if (beyond is not { } next) break;

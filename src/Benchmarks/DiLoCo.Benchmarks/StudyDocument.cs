@@ -23,14 +23,19 @@ internal static class StudyDocument
                         "`bash build/bench.sh study-tables` re-renders this section). Same data, model (4 layers, width 128 unless said), " +
                         $"2 workers, global batch 32 × 128 bytes unless said, validation on {QualityStudy.ValidationTokens:N0} held-out tokens, " +
                         "inner rate tuned per method and length on seed 1 (grid ×2, extended until bracketed), other seeds at the winner. " +
-                        $"The final method is the paper's: H = 40, P = 4, τ = 1, α = 0.5, FP4, η = 0.7, μ = 0.9, θ̂ returned. Machine: {machine}. Commit: {commit}.");
+                        $"The final method is the paper's: H = 40, P = 4, τ = 1, α = 0.5, FP4, η = 0.7, μ = 0.9, θ̂ returned; " +
+                        "the defaults are the trainer's since this study: the same at H = 44, returning the replicas' mean (the best row within 300× fewer bytes than " +
+                        $"data-parallel, table below). Machine: {machine}. Commit: {commit}.");
         page.AppendLine();
         Length(page, all);
-        Options(page, all);
-        TradeOff(page, all);
+        Ablation(page, all, "options at 2×", "End-of-run model and H warm-up (2× length, seed 1, the final method's tuned rate)");
+        TradeOff(page, all, output);
+        Ablation(page, all, "300× budget at 2×",
+            "Schedules within the 300× byte budget (2× length, seed 1): the warm-up paid for by a longer H afterwards, the replicas' mean returned");
+        Ablation(page, all, QualityStudy.DefaultsAt1x, "The medium tier itself (800 steps, seed 1): the defaults and the warm-up", Medium);
         Rows(page, all, "batch 4× at 2×", "Global batch 128 (4×), 1,600 steps: the 2× length's tokens ×4");
         Rows(page, all, "width 256 at 2×", "Width 256 (3.3M parameters, ~4×), 1,600 steps");
-        if (LengthPoints(all).Count >= 2) LengthPlot(all, Path.Combine(output, "study-length.png"));
+        if (LengthPoints(all, QualityStudy.FinalMethod).Count >= 2) LengthPlot(all, Path.Combine(output, "study-length.png"));
         if (File.Exists(Path.Combine(output, "study-length.png"))) page.AppendLine("![gap of the final method to data-parallel against training length](benchmarks/study-length.png)");
         return page.ToString();
     }
@@ -69,33 +74,38 @@ internal static class StudyDocument
 
     private static string[] LengthSeries => new[] { Medium, "length 2×", "length 4×" };
 
-    private static List<(double Tokens, double Gap)> LengthPoints(List<StudyResult> all) =>
-        LengthSeries.Select(s => (Dp: Reported(all.Where(r => r.Series == s && r.Row == QualityStudy.DataParallel)),
-                                  Fm: Reported(all.Where(r => r.Series == s && r.Row == QualityStudy.FinalMethod))))
+    /// <summary>The runs of a row at one length: the defaults at 1× and 2× come from their own series (3 seeds each).</summary>
+    private static List<StudyResult> At(List<StudyResult> all, string series, string row) =>
+        Reported(all.Where(r => r.Row == row && (r.Series == series || (row == QualityStudy.Defaults && r.Series == (series == Medium ? QualityStudy.DefaultsAt1x : "300× budget at 2×")))));
+
+    private static List<(double Tokens, double Gap)> LengthPoints(List<StudyResult> all, string row) =>
+        LengthSeries.Select(s => (Dp: At(all, s, QualityStudy.DataParallel), Fm: At(all, s, row)))
             .Where(p => p.Dp.Count > 0 && p.Fm.Count > 0)
             .Select(p => ((double)p.Dp[0].Steps * p.Dp[0].GlobalBatch * 128, p.Fm.Average(r => r.FinalValidationLoss) / p.Dp.Average(r => r.FinalValidationLoss) - 1))
             .ToList();
+
+    private static string GapOf(List<StudyResult> runs, List<StudyResult> dp) =>
+        dp.Count > 0 && runs.Count > 0 ? F($"{(runs.Average(r => r.FinalValidationLoss) / dp.Average(r => r.FinalValidationLoss) - 1) * 100:+0.0;-0.0} %") : "—";
 
     private static void Length(StringBuilder page, List<StudyResult> all)
     {
         page.AppendLine("### Gap to data-parallel against length");
         page.AppendLine();
-        page.AppendLine("| length | data-parallel: lr, loss | final method: lr, loss | replica mean (final) | gap (θ̂) | bytes, final vs DP |");
-        page.AppendLine("|---|---|---|---|---|---|");
+        page.AppendLine("| length | data-parallel: lr, loss | paper's final method: lr, loss (θ̂) | replica mean | gap | bytes vs DP | defaults (H = 44, replicas' mean): lr, loss | gap | bytes vs DP |");
+        page.AppendLine("|---|---|---|---|---|---|---|---|---|");
         foreach (var series in LengthSeries)
         {
-            var dp = Reported(all.Where(r => r.Series == series && r.Row == QualityStudy.DataParallel));
-            var fm = Reported(all.Where(r => r.Series == series && r.Row == QualityStudy.FinalMethod));
-            string gap = dp.Count > 0 && fm.Count > 0 ? F($"{(fm.Average(r => r.FinalValidationLoss) / dp.Average(r => r.FinalValidationLoss) - 1) * 100:+0.0;-0.0} %") : "—";
+            var dp = At(all, series, QualityStudy.DataParallel);
+            var fm = At(all, series, QualityStudy.FinalMethod);
+            var df = At(all, series, QualityStudy.Defaults);
             string mean = fm.Count > 0 && fm.All(r => r.ReplicaMeanLoss is not null) ? F($"{fm.Average(r => r.ReplicaMeanLoss!.Value):F4}") : "—";
-            string bytes = fm.Count > 0 ? F($"{(double)fm[0].DataParallelBytesSentPerWorker / fm[0].BytesSentPerWorker:F0}× fewer") : "—";
-            page.AppendLine($"| {series} | {Rate(dp)}{Loss(dp)} | {Rate(fm)}{Loss(fm)} | {mean} | {gap} | {bytes} |");
+            page.AppendLine($"| {series} | {Rate(dp)}{Loss(dp)} | {Rate(fm)}{Loss(fm)} | {mean} | {GapOf(fm, dp)} | {Bytes(fm)} | {Rate(df)}{Loss(df)} | {GapOf(df, dp)} | {Bytes(df)} |");
         }
         page.AppendLine();
-        page.AppendLine("Rate search on seed 1 (validation loss of θ̂ per inner learning rate):");
+        page.AppendLine("Rate search on seed 1 (validation loss of the returned model per inner learning rate):");
         page.AppendLine();
         foreach (var series in LengthSeries.Skip(1).Append("batch 4× at 2×").Append("width 256 at 2×"))
-            foreach (var row in new[] { QualityStudy.DataParallel, QualityStudy.FinalMethod })
+            foreach (var row in new[] { QualityStudy.DataParallel, QualityStudy.FinalMethod, QualityStudy.Defaults })
             {
                 var seedOne = all.Where(r => r.Series == series && r.Row == row && r.Seed == 1).OrderBy(r => r.InnerLearningRate).ToList();
                 if (seedOne.Count > 0)
@@ -104,59 +114,110 @@ internal static class StudyDocument
         page.AppendLine();
     }
 
+    private static string Bytes(List<StudyResult> runs) => runs.Count > 0 ? F($"{(double)runs[0].DataParallelBytesSentPerWorker / runs[0].BytesSentPerWorker:F0}×") : "—";
+
     private static string Rate(List<StudyResult> runs) => runs.Count == 0 ? "" : F($"{runs[0].InnerLearningRate:G3}, ");
 
-    private static void Options(StringBuilder page, List<StudyResult> all)
+    /// <summary>A table of option rows of one series beside the paper's final method (seed 1 of the 2× length).</summary>
+    private static void Ablation(StringBuilder page, List<StudyResult> all, string series, string title, string reference = "length 2×")
     {
-        page.AppendLine("### End-of-run model and H warm-up (2× length, seed 1, the final method's tuned rate)");
+        page.AppendLine($"### {title}");
         page.AppendLine();
-        var reference = all.Where(r => r.Series == "length 2×" && r.Row == QualityStudy.FinalMethod && r.Seed == 1).MinBy(r => r.FinalValidationLoss);
-        var dp = Reported(all.Where(r => r.Series == "length 2×" && r.Row == QualityStudy.DataParallel)).Where(r => r.Seed == 1).ToList();
-        page.AppendLine("| configuration | θ̂ returned | gap to data-parallel (seed 1) | replica mean | bytes sent per worker | syncs |");
-        page.AppendLine("|---|---|---|---|---|---|");
-        var rows = all.Where(r => r.Series == "options at 2×").ToList();
-        if (reference is not null) rows.Insert(0, reference);
+        var rows = all.Where(r => r.Series == series).ToList();
+        if (FinalMethodAt(all, reference) is { } paper) rows.Insert(0, paper);
+        double? dp = DataParallelAt(all, reference);
+        page.AppendLine("| configuration | θ̂ returned | gap to data-parallel (seed 1) | replica mean | bytes sent per worker | vs data-parallel | fragment syncs |");
+        page.AppendLine("|---|---|---|---|---|---|---|");
         foreach (var r in rows)
-        {
-            string gap = dp.Count > 0 ? F($"{(r.FinalValidationLoss / dp[0].FinalValidationLoss - 1) * 100:+0.0;-0.0} %") : "—";
-            page.AppendLine(F($"| {r.Row} | {r.FinalValidationLoss:F4} | {gap} | {(r.ReplicaMeanLoss is { } m ? m.ToString("F4", CultureInfo.InvariantCulture) : "—")} | {r.BytesSentPerWorker:N0} | {r.Syncs} |"));
-        }
-        if (rows.Count <= 1) page.AppendLine("| (the option rows have not run yet) | | | | | |");
+            page.AppendLine(F($"| {r.Row} | {r.FinalValidationLoss:F4} | {Gap(r.FinalValidationLoss, dp)} | {(r.ReplicaMeanLoss is { } m ? m.ToString("F4", CultureInfo.InvariantCulture) : "—")} | {r.BytesSentPerWorker:N0} | {Fewer(r)} | {r.Syncs} |"));
+        if (rows.Count <= 1) page.AppendLine("| (the rows of this series have not run yet) | | | | | | |");
         page.AppendLine();
     }
 
-    private static void TradeOff(StringBuilder page, List<StudyResult> all)
+    private static StudyResult? FinalMethodAt(List<StudyResult> all, string series = "length 2×") =>
+        At(all, series, QualityStudy.FinalMethod).FirstOrDefault(r => r.Seed == 1);
+
+    /// <summary>Seed 1 of tuned data-parallel at a length (2× unless told): the option tables are seed-1 comparisons.</summary>
+    private static double? DataParallelAt(List<StudyResult> all, string series = "length 2×") =>
+        At(all, series, QualityStudy.DataParallel).FirstOrDefault(r => r.Seed == 1)?.FinalValidationLoss;
+
+    private static string Gap(double loss, double? reference) => reference is { } d ? F($"{(loss / d - 1) * 100:+0.0;-0.0} %") : "—";
+
+    private static string Fewer(StudyResult r) => F($"{(double)r.DataParallelBytesSentPerWorker / r.BytesSentPerWorker:F0}×");
+
+    /// <summary>The H × format rows with the paper's final method (H = 40, FP4) taken from the 2× length's seed 1.</summary>
+    private static List<StudyResult> TradeOffRows(List<StudyResult> all)
     {
         var rows = all.Where(r => r.Series == "H × format at 2×").ToList();
-        var dp = Reported(all.Where(r => r.Series == "length 2×" && r.Row == QualityStudy.DataParallel)).Where(r => r.Seed == 1).ToList();
+        if (rows.Count > 0 && FinalMethodAt(all) is { } paper) rows.Add(paper with { Row = "final method, H = 40, FP4" });
+        return rows;
+    }
+
+    private static void TradeOff(StringBuilder page, List<StudyResult> all, string output)
+    {
+        var rows = TradeOffRows(all);
+        double? dp = DataParallelAt(all);
         page.AppendLine("### Gap against bytes sent: H × wire format (2× length, seed 1)");
         page.AppendLine();
         if (rows.Count == 0) { page.AppendLine("Not run yet (`bash build/bench.sh study` reaches it after the 2× length's seeds)."); page.AppendLine(); return; }
-        page.AppendLine("| configuration | θ̂ | gap to data-parallel | bytes sent per worker | vs data-parallel |");
-        page.AppendLine("|---|---|---|---|---|");
+        page.AppendLine("| configuration | θ̂ | gap to data-parallel | replica mean | bytes sent per worker | vs data-parallel |");
+        page.AppendLine("|---|---|---|---|---|---|");
         foreach (var r in rows.OrderBy(r => r.BytesSentPerWorker))
-            page.AppendLine(F($"| {r.Row} | {r.FinalValidationLoss:F4} | {(dp.Count > 0 ? $"{(r.FinalValidationLoss / dp[0].FinalValidationLoss - 1) * 100:+0.0;-0.0} %" : "—")} | {r.BytesSentPerWorker:N0} | {(double)r.DataParallelBytesSentPerWorker / r.BytesSentPerWorker:F0}× fewer |"));
+            page.AppendLine(F($"| {r.Row} | {r.FinalValidationLoss:F4} | {Gap(r.FinalValidationLoss, dp)} | {(r.ReplicaMeanLoss is { } m ? m.ToString("F4", CultureInfo.InvariantCulture) : "—")} | {r.BytesSentPerWorker:N0} | {Fewer(r)} fewer |"));
         page.AppendLine();
+        if (dp is not null && rows.Count >= 2)
+        {
+            TradeOffPlot(rows, all.Where(r => r.Series == "300× budget at 2×").ToList(), dp.Value, Path.Combine(output, "study-tradeoff.png"));
+            page.AppendLine("![gap to data-parallel against bytes sent, per H and wire format](benchmarks/study-tradeoff.png)");
+            page.AppendLine();
+        }
+    }
+
+    private static void TradeOffPlot(List<StudyResult> rows, List<StudyResult> budget, double dp, string path)
+    {
+        var plot = new ScottPlot.Plot();
+        void Line(IEnumerable<StudyResult> runs, string label)
+        {
+            var points = runs.OrderBy(r => r.BytesSentPerWorker).ToList();
+            if (points.Count == 0) return;
+            var line = plot.Add.Scatter(points.Select(r => Math.Log10(r.BytesSentPerWorker / 1e6)).ToArray(), points.Select(r => (r.FinalValidationLoss / dp - 1) * 100).ToArray());
+            line.LegendText = label;
+        }
+        Line(rows.Where(r => r.Row.EndsWith("FP4")), "FP4, H = 8 … 100 (θ̂)");
+        Line(rows.Where(r => r.Row.EndsWith("FP32")), "FP32, H = 8 … 100 (θ̂)");
+        Line(budget, "warm-up schedules + replica mean");
+        var limit = plot.Add.VerticalLine(Math.Log10(rows[0].DataParallelBytesSentPerWorker / 300.0 / 1e6));
+        limit.LegendText = "300× fewer bytes than data-parallel";
+        var target = plot.Add.HorizontalLine(3);
+        target.LegendText = "issue 13's goal: 3 %";
+        plot.Title("Gap to data-parallel against bytes sent per worker (1,600 steps, seed 1)");
+        plot.XLabel("log10(MB sent per worker)");
+        plot.YLabel("validation loss gap (%)");
+        plot.ShowLegend(ScottPlot.Alignment.UpperRight);
+        plot.SavePng(path, 900, 500);
     }
 
     private static void Rows(StringBuilder page, List<StudyResult> all, string series, string title)
     {
         page.AppendLine($"### {title}");
         page.AppendLine();
-        var dp = Reported(all.Where(r => r.Series == series && r.Row == QualityStudy.DataParallel));
-        var fm = Reported(all.Where(r => r.Series == series && r.Row == QualityStudy.FinalMethod));
-        if (dp.Count == 0 && fm.Count == 0) { page.AppendLine("Not run yet."); page.AppendLine(); return; }
-        string gap = dp.Count > 0 && fm.Count > 0 ? F($"{(fm.Average(r => r.FinalValidationLoss) / dp.Average(r => r.FinalValidationLoss) - 1) * 100:+0.0;-0.0} %") : "—";
-        page.AppendLine($"Data-parallel {Rate(dp)}{Loss(dp)}; final method {Rate(fm)}{Loss(fm)}; gap {gap}.");
+        var dp = At(all, series, QualityStudy.DataParallel);
+        var df = At(all, series, QualityStudy.Defaults);
+        if (dp.Count == 0 && df.Count == 0) { page.AppendLine("Not run yet."); page.AppendLine(); return; }
+        page.AppendLine($"Data-parallel {Rate(dp)}{Loss(dp)}; the defaults (H = 44, replicas' mean) {Rate(df)}{Loss(df)}; gap {GapOf(df, dp)}.");
         page.AppendLine();
     }
 
     private static void LengthPlot(List<StudyResult> all, string path)
     {
-        var points = LengthPoints(all);
         var plot = new ScottPlot.Plot();
-        var line = plot.Add.Scatter(points.Select(p => p.Tokens / 1e6).ToArray(), points.Select(p => p.Gap * 100).ToArray());
-        line.LegendText = "final method vs data-parallel (θ̂, each at its tuned rate)";
+        foreach (var (row, label) in new[] { (QualityStudy.FinalMethod, "paper's final method (H = 40, θ̂) vs data-parallel"), (QualityStudy.Defaults, "defaults (H = 44, replicas' mean) vs data-parallel") })
+        {
+            var points = LengthPoints(all, row);
+            if (points.Count == 0) continue;
+            var line = plot.Add.Scatter(points.Select(p => p.Tokens / 1e6).ToArray(), points.Select(p => p.Gap * 100).ToArray());
+            line.LegendText = label + ", each at its tuned rate";
+        }
         var target = plot.Add.HorizontalLine(3);
         target.LegendText = "issue 13's goal: 3 %";
         plot.Title("Gap to data-parallel against training tokens (State of the Union, 0.84M parameters)");
