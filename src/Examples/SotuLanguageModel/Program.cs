@@ -33,7 +33,7 @@ var options = new StreamingDiLoCoTrainer.Options
     Model = new TransformerOptions { ContextLength = 128, EmbeddingSize = 128, NumberOfLayers = 4, NumberOfHeads = 4 },
     Algorithm = arguments.Algorithm,
     NumberOfWorkers = arguments.Workers,
-    InnerSteps = 100,
+    InnerSteps = 48,                       // the trainer's defaults from here on (issue 13's study, docs/config.md)
     NumberOfFragments = 4,                 // the embeddings/head + 3 strided block fragments
     FragmentPattern = FragmentPattern.Strided,
     OverlapSteps = 1,
@@ -41,6 +41,7 @@ var options = new StreamingDiLoCoTrainer.Options
     WireFormat = WireFormat.Float4E3M0,
     OuterLearningRate = 0.7f,
     OuterMomentum = 0.9f,
+    FinalModel = FinalModel.ReplicaAverage, // the replicas' average, not θ̂ as the last outer steps left it
     InnerLearningRate = 2e-3f,
     WarmupSteps = 50,
     BatchSize = 16,

@@ -20,6 +20,7 @@ public sealed class ByomGoldenVectorTests
         WireFormat = WireFormat.Float32,
         OuterLearningRate = 2,
         OuterMomentum = 0,
+        FinalModel = FinalModel.OuterParameters, // ALGORITHM.md's vectors are θ̂ as the last outer steps leave it (the default averages the replicas)
     };
 
     /// <summary>replica[rank][k] and global[rank][k] = (a, b) after k steps, k = 0..steps (the last after Finish).</summary>

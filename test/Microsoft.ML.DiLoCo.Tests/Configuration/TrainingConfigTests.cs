@@ -34,14 +34,15 @@ public sealed class TrainingConfigTests
 
         var sotu = TrainingConfig.Load(Path.Combine(configs, "sotu.json"));
         Assert.AreEqual(DataSourceKind.Sotu, sotu.Data.Source);
-        Assert.AreEqual((100, 4, 600), (sotu.Trainer.InnerSteps, sotu.Trainer.NumberOfFragments, sotu.Trainer.TrainingSteps));
+        Assert.AreEqual((48, 4, 600, FinalModel.ReplicaAverage), (sotu.Trainer.InnerSteps, sotu.Trainer.NumberOfFragments, sotu.Trainer.TrainingSteps, sotu.Trainer.FinalModel));
     }
 
     [TestMethod]
     public void TheEndOfRunModelAndTheSyncWarmUpAreRead()
     {
-        var config = TrainingConfig.Parse(WithTrainer("\"innerSteps\": 40, \"finalModel\": \"replicaAverage\", \"syncWarmupSteps\": 400, \"syncWarmupInnerSteps\": 8"), Path.GetTempPath());
-        Assert.AreEqual((FinalModel.ReplicaAverage, 400, 8), (config.Trainer.FinalModel, config.Trainer.SyncWarmupSteps, config.Trainer.SyncWarmupInnerSteps));
+        // outerParameters: the default is the replicas' average, so reading the other value proves the field is read.
+        var config = TrainingConfig.Parse(WithTrainer("\"innerSteps\": 40, \"finalModel\": \"outerParameters\", \"syncWarmupSteps\": 400, \"syncWarmupInnerSteps\": 8"), Path.GetTempPath());
+        Assert.AreEqual((FinalModel.OuterParameters, 400, 8), (config.Trainer.FinalModel, config.Trainer.SyncWarmupSteps, config.Trainer.SyncWarmupInnerSteps));
         var e = Fails(WithTrainer("\"innerSteps\": 40, \"syncWarmupSteps\": 30, \"syncWarmupInnerSteps\": 8"));
         StringAssert.Contains(e.Message, "syncWarmupSteps", "the JSON field is named");
     }
