@@ -59,7 +59,7 @@ clock.Stop();
 TrainingReport report = model.TrainingReport!;
 
 Console.WriteLine();
-Console.WriteLine("Validation loss of the outer parameters (nats per byte; uniform over 257 tokens = 5.549):");
+Console.WriteLine("Validation loss of the outer parameters θ̂, the last of the replicas' average (the model returned; nats per byte; uniform over 257 tokens = 5.549):");
 foreach (var point in report.Validation)
     Console.WriteLine($"  step {point.Step,6}: {point.Loss:F3}  (perplexity {point.Perplexity,7:F2}, {point.Loss / Math.Log(2):F3} bits per byte)");
 Console.WriteLine();

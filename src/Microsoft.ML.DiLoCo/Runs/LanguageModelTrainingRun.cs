@@ -193,7 +193,9 @@ internal sealed partial class LanguageModelTrainingRun
         _points.Add(new ValidationPoint(step, loss, Math.Exp(loss), _evaluator.TokenCount));
         metrics?.Validation(loss);
         _evaluationSeconds += Stopwatch.GetElapsedTime(started).TotalSeconds;
-        _log?.Invoke($"step {step}: validation loss of θ̂ {loss:F4} (perplexity {Math.Exp(loss):F2})");
+        // The last point is scored after Finish: with another FinalModel it is of the model Fit returns, no longer θ̂ as it stood.
+        string model = step == _plan.TrainingSteps && Synchronises && _plan.Sync.FinalModel != FinalModel.OuterParameters ? $"the returned model ({_plan.Sync.FinalModel})" : "θ̂";
+        _log?.Invoke($"step {step}: validation loss of {model} {loss:F4} (perplexity {Math.Exp(loss):F2})");
     }
 
     private static void CopyInto(IReadOnlyList<Tensor> source, TransformerLanguageModel target)
