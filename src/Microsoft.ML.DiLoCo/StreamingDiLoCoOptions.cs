@@ -10,9 +10,9 @@ public sealed class StreamingDiLoCoOptions
     /// <summary>Streaming DiLoCo (default), or a baseline: DiLoCo (one fragment, no overlap, α = 0) or data-parallel.</summary>
     public TrainingAlgorithm Algorithm { get; set; } = TrainingAlgorithm.StreamingDiLoCo;
 
-    /// <summary>Inner steps between two syncs of the same fragment [H]; a multiple of the number of fragments. Default 48, the trainer's
+    /// <summary>Inner steps between two syncs of the same fragment [H]; a multiple of the number of fragments. Default 44, the trainer's
     /// (the quality study's best within 300× fewer bytes than data-parallel; docs/config.md).</summary>
-    public int InnerSteps { get; set; } = 48;
+    public int InnerSteps { get; set; } = 44;
 
     /// <summary>
     /// Number of fragments [P] when <see cref="Fragments"/> is null. The default partition takes the module's

@@ -24,8 +24,8 @@ internal static class StudyDocument
                         $"2 workers, global batch 32 × 128 bytes unless said, validation on {QualityStudy.ValidationTokens:N0} held-out tokens, " +
                         "inner rate tuned per method and length on seed 1 (grid ×2, extended until bracketed), other seeds at the winner. " +
                         $"The final method is the paper's: H = 40, P = 4, τ = 1, α = 0.5, FP4, η = 0.7, μ = 0.9, θ̂ returned; " +
-                        "the defaults are the trainer's since this study: the same at H = 48, returning the replicas' mean (the best row within 300× fewer bytes than " +
-                        $"data-parallel, table below, was H = 44; 48 admits a sync warm-up, 44 = 4·11 none). Machine: {machine}. Commit: {commit}.");
+                        "the defaults are the trainer's since this study: the same at H = 44, returning the replicas' mean (the best row within 300× fewer bytes than " +
+                        $"data-parallel, table below). Machine: {machine}. Commit: {commit}.");
         page.AppendLine();
         Length(page, all);
         Ablation(page, all, "options at 2×", "End-of-run model and H warm-up (2× length, seed 1, the final method's tuned rate)");
@@ -76,7 +76,8 @@ internal static class StudyDocument
 
     /// <summary>The runs of a row at one length: the defaults at 1× and 2× come from their own series (3 seeds each).</summary>
     private static List<StudyResult> At(List<StudyResult> all, string series, string row) =>
-        Reported(all.Where(r => r.Row == row && (r.Series == series || (row == QualityStudy.Defaults && r.Series == (series == Medium ? QualityStudy.DefaultsAt1x : "300× budget at 2×")))));
+        Reported(all.Where(r => r.Row == row && r.Series == (row != QualityStudy.Defaults ? series
+            : series == Medium ? QualityStudy.DefaultsAt1x : series == "length 2×" ? "300× budget at 2×" : series)));
 
     private static List<(double Tokens, double Gap)> LengthPoints(List<StudyResult> all, string row) =>
         LengthSeries.Select(s => (Dp: At(all, s, QualityStudy.DataParallel), Fm: At(all, s, row)))
@@ -91,7 +92,7 @@ internal static class StudyDocument
     {
         page.AppendLine("### Gap to data-parallel against length");
         page.AppendLine();
-        page.AppendLine("| length | data-parallel: lr, loss | paper's final method: lr, loss (θ̂) | replica mean | gap | bytes vs DP | defaults (H = 48, replicas' mean): lr, loss | gap | bytes vs DP |");
+        page.AppendLine("| length | data-parallel: lr, loss | paper's final method: lr, loss (θ̂) | replica mean | gap | bytes vs DP | defaults (H = 44, replicas' mean): lr, loss | gap | bytes vs DP |");
         page.AppendLine("|---|---|---|---|---|---|---|---|---|");
         foreach (var series in LengthSeries)
         {
@@ -123,7 +124,7 @@ internal static class StudyDocument
     {
         page.AppendLine($"### {title}");
         page.AppendLine();
-        var rows = all.Where(r => r.Series == series).ToList();
+        var rows = all.Where(r => r.Series == series && r.Seed == 1).ToList();
         if (FinalMethodAt(all, reference) is { } paper) rows.Insert(0, paper);
         double? dp = DataParallelAt(all, reference);
         page.AppendLine("| configuration | θ̂ returned | gap to data-parallel (seed 1) | replica mean | bytes sent per worker | vs data-parallel | fragment syncs |");
@@ -131,6 +132,13 @@ internal static class StudyDocument
         foreach (var r in rows)
             page.AppendLine(F($"| {r.Row} | {r.FinalValidationLoss:F4} | {Gap(r.FinalValidationLoss, dp)} | {(r.ReplicaMeanLoss is { } m ? m.ToString("F4", CultureInfo.InvariantCulture) : "—")} | {r.BytesSentPerWorker:N0} | {Fewer(r)} | {r.Syncs} |"));
         if (rows.Count <= 1) page.AppendLine("| (the rows of this series have not run yet) | | | | | | |");
+        page.AppendLine();
+        var seeded = all.Where(r => r.Series == series).GroupBy(r => r.Row).Where(g => g.Count() > 1).ToList();
+        if (seeded.Count == 0) return;
+        var dpSeeds = At(all, reference, QualityStudy.DataParallel);
+        var fmSeeds = At(all, reference, QualityStudy.FinalMethod);
+        page.AppendLine($"Over seeds (data-parallel {Loss(dpSeeds)}; the paper's method {Loss(fmSeeds)}, gap {GapOf(fmSeeds, dpSeeds)}): " +
+            string.Join("; ", seeded.Select(g => $"{g.Key} {Loss(g.ToList())}, gap {GapOf(g.ToList(), dpSeeds)}")) + ".");
         page.AppendLine();
     }
 
@@ -204,14 +212,14 @@ internal static class StudyDocument
         var dp = At(all, series, QualityStudy.DataParallel);
         var df = At(all, series, QualityStudy.Defaults);
         if (dp.Count == 0 && df.Count == 0) { page.AppendLine("Not run yet."); page.AppendLine(); return; }
-        page.AppendLine($"Data-parallel {Rate(dp)}{Loss(dp)}; the defaults (H = 48, replicas' mean) {Rate(df)}{Loss(df)}; gap {GapOf(df, dp)}.");
+        page.AppendLine($"Data-parallel {Rate(dp)}{Loss(dp)}; the defaults (H = 44, replicas' mean) {Rate(df)}{Loss(df)}; gap {GapOf(df, dp)}.");
         page.AppendLine();
     }
 
     private static void LengthPlot(List<StudyResult> all, string path)
     {
         var plot = new ScottPlot.Plot();
-        foreach (var (row, label) in new[] { (QualityStudy.FinalMethod, "paper's final method (H = 40, θ̂) vs data-parallel"), (QualityStudy.Defaults, "defaults (H = 48, replicas' mean) vs data-parallel") })
+        foreach (var (row, label) in new[] { (QualityStudy.FinalMethod, "paper's final method (H = 40, θ̂) vs data-parallel"), (QualityStudy.Defaults, "defaults (H = 44, replicas' mean) vs data-parallel") })
         {
             var points = LengthPoints(all, row);
             if (points.Count == 0) continue;

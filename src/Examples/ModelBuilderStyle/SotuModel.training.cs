@@ -50,7 +50,7 @@ public partial class SotuModel
             Model = new TransformerOptions { ContextLength = 128, EmbeddingSize = 128, NumberOfLayers = 4, NumberOfHeads = 4 },
             Algorithm = TrainingAlgorithm.StreamingDiLoCo,
             NumberOfWorkers = 2,
-            InnerSteps = 48,
+            InnerSteps = 44,
             NumberOfFragments = 4,
             OverlapSteps = 1,
             MixingAlpha = 0.5f,

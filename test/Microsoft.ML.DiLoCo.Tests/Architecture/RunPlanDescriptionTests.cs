@@ -90,13 +90,15 @@ public sealed class RunPlanDescriptionTests
             case nameof(StreamingDiLoCoTrainer.Options.Model): o.Model.EmbeddingSize *= 2; break;
             case nameof(StreamingDiLoCoTrainer.Options.InnerSteps): o.InnerSteps = 200; break;
             case nameof(StreamingDiLoCoTrainer.Options.NumberOfFragments): o.NumberOfFragments = 2; break;
-            case nameof(StreamingDiLoCoTrainer.Options.CheckpointInterval): o.CheckpointInterval = 96; break; // a multiple of H/P = 12
+            case nameof(StreamingDiLoCoTrainer.Options.CheckpointInterval): o.CheckpointInterval = 88; break; // a multiple of H/P = 11
             case nameof(StreamingDiLoCoTrainer.Options.Devices): o.Devices = new[] { "cpu", "cpu" }; break;
             case nameof(StreamingDiLoCoTrainer.Options.CheckpointDirectory): o.CheckpointDirectory += "-2"; break;
             case nameof(StreamingDiLoCoTrainer.Options.OnWorkerFailure): o.OnWorkerFailure = WorkerFailurePolicy.Continue; break;
             case nameof(StreamingDiLoCoTrainer.Options.SyncWarmupSteps) or nameof(StreamingDiLoCoTrainer.Options.SyncWarmupInnerSteps):
-                o.SyncWarmupSteps = 96; // H₀ means nothing without W (the plan keeps 0): the two change together
-                o.SyncWarmupInnerSteps = 8;
+                // H₀ means nothing without W (the plan keeps 0): the two change together. H = 44 = 4·11 with τ = 1 admits only
+                // H₀ = H (a warm-up that changes no sync, still a different plan).
+                o.SyncWarmupSteps = 88;
+                o.SyncWarmupInnerSteps = 44;
                 break;
             case nameof(StreamingDiLoCoTrainer.Options.ExchangeSecurity) or nameof(StreamingDiLoCoTrainer.Options.ExchangeKeyFile):
                 o.ExchangeSecurity = ExchangeSecurity.Encrypted;

@@ -34,7 +34,7 @@ public sealed class TrainingConfigTests
 
         var sotu = TrainingConfig.Load(Path.Combine(configs, "sotu.json"));
         Assert.AreEqual(DataSourceKind.Sotu, sotu.Data.Source);
-        Assert.AreEqual((48, 4, 600, FinalModel.ReplicaAverage), (sotu.Trainer.InnerSteps, sotu.Trainer.NumberOfFragments, sotu.Trainer.TrainingSteps, sotu.Trainer.FinalModel));
+        Assert.AreEqual((44, 4, 600, FinalModel.ReplicaAverage), (sotu.Trainer.InnerSteps, sotu.Trainer.NumberOfFragments, sotu.Trainer.TrainingSteps, sotu.Trainer.FinalModel));
     }
 
     [TestMethod]
