@@ -97,7 +97,7 @@ cd "$work/Train"
 add_packages
 program="$(readme_block train)"
 shrink 'ContextLength = 128, EmbeddingSize = 128, NumberOfLayers = 4, NumberOfHeads = 4' 'ContextLength = 32, EmbeddingSize = 32, NumberOfLayers = 3, NumberOfHeads = 2'
-shrink 'InnerSteps = 100,' 'InnerSteps = 12,'
+shrink 'InnerSteps = 44,' 'InnerSteps = 12,'
 shrink 'TrainingSteps = 2000,' 'TrainingSteps = 48,'
 printf '%s\n' "$program" >Program.cs
 dotnet build -c Release -v quiet -nologo >"$work/train-build.log" 2>&1 || { cat "$work/train-build.log"; fail "the training app does not build"; }
