@@ -24,8 +24,8 @@ internal sealed record SyncSettings(
     int SyncWarmupSteps = 0,
     int SyncWarmupInnerSteps = 0)
 {
-    /// <summary>Checks the settings (an error names the option and the allowed range) and resolves them for the algorithm.</summary>
-    /// <param name="fragments">P as asked for (the trainer's NumberOfFragments, or the length of a BYOM fragment list).</param>
+    /// <summary>Checks the settings (an error names the option and the allowed range) and resolves them for the algorithm;
+    /// <c>fragments</c> is P as asked for (the trainer's NumberOfFragments, or the length of a BYOM fragment list).</summary>
     public static SyncSettings Resolve(TrainingAlgorithm algorithm, int innerSteps, int fragments, int overlapSteps, float mixingAlpha,
         WireFormat wireFormat, int float4BlockSize, bool errorFeedback, float outerLearningRate, float outerMomentum,
         FinalModel finalModel = FinalModel.OuterParameters, int syncWarmupSteps = 0, int syncWarmupInnerSteps = 0)

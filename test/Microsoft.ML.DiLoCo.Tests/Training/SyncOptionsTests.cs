@@ -88,10 +88,13 @@ public sealed class SyncOptionsTests
         CheckpointRuns.AssertBitIdentical(straight.Global, resumed.Global, "θ̂ (the replica average at the end)");
     }
 
+    // ReplicaAverage is the trainer's default: its final exchange of every fragment must agree across ranks too.
     [TestMethod]
-    public void MpiRanksWithBothOptionsEndWithTheSameParametersAsInProcessWorkers()
+    [DataRow(FinalModel.SynchronizedOuterParameters)]
+    [DataRow(FinalModel.ReplicaAverage)]
+    public void MpiRanksWithBothOptionsEndWithTheSameParametersAsInProcessWorkers(FinalModel final)
     {
-        string[] settings = { "steps=30", "innerSteps=12", "fragments=2", "overlap=1", "finalModel=SynchronizedOuterParameters", "syncWarmup=12", "syncWarmupInnerSteps=4" };
+        string[] settings = { "steps=30", "innerSteps=12", "fragments=2", "overlap=1", $"finalModel={final}", "syncWarmup=12", "syncWarmupInnerSteps=4" };
         var inProcess = MpiLauncher.Alone(settings.Append("workers=2").ToArray());
         Assert.AreEqual(0, inProcess.ExitCode, inProcess.Output);
         var mpi = MpiLauncher.UnderMpi(2, settings.Append("transport=mpi").ToArray());
