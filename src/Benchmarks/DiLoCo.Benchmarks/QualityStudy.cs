@@ -42,7 +42,7 @@ internal sealed class QualityStudy(string outputDirectory)
 
     /// <summary>One series of runs: its name, length, batch, width, rows, rate grid per row and seeds.</summary>
     private sealed record Series(string Name, int Steps, int GlobalBatch, int Width, IReadOnlyList<StudyRow> Rows,
-        Func<string, float[]> Grid, int Seeds, Func<List<StudyResult>, float?>? FixedRate = null, bool Extend = true);
+        Func<string, float[]> Grid, int Seeds, Func<List<StudyResult>, float?>? FixedRate = null);
 
     public List<StudyResult> Run(Func<string, bool> seriesFilter)
     {
@@ -121,11 +121,9 @@ internal sealed class QualityStudy(string outputDirectory)
             new(DefaultsAt1x, 800, 32, 128, new[] { defaults[0], Averaged(WarmedUp(Final(40, WireFormat.Float4E3M0, "final method, warm-up H0 = 8 for 200 steps, ReplicaAverage"), 200, 8)) },
                 _ => Array.Empty<float>(), Seeds: 1, FixedRate: _ => 4e-3f),
             new(DefaultsAt1x, 800, 32, 128, defaults, _ => Array.Empty<float>(), Seeds: 3, FixedRate: _ => 4e-3f),
-            // The 4× length's headline seeds before its full rate search (a run here is ~15 min): each grid's second rate for
-            // data-parallel and the defaults, then seeds 2–3 of all three rows at the best rate tried, then the rest (the paper's
-            // method at 0.008, extensions past an edge; seeds rerun there if a winner moves).
-            new("length 4×", 3200, 32, 128, longer.Take(2).ToList(), LongerGrid, Seeds: 1, Extend: false),
-            new("length 4×", 3200, 32, 128, longer, row => LongerGrid(row).Take(1).ToArray(), Seeds: 3, Extend: false),
+            // The 4× length's headline rows first (a run here is ~14 min): data-parallel and the defaults, each grid bracketed
+            // (at 4× both won at 0.008, an edge of each grid), then their seeds 2–3; then the paper's method's rate search and seeds.
+            new("length 4×", 3200, 32, 128, longer.Take(2).ToList(), LongerGrid, Seeds: 3),
             new("length 4×", 3200, 32, 128, longer, LongerGrid, Seeds: 3),
             new("H × format at 2×", 1600, 32, 128, tradeOff, _ => Array.Empty<float>(), Seeds: 1, FixedRate: TunedFinal),
             new("batch 4× at 2×", 1600, 128, 128, longer.Take(2).ToList(), LongerGrid, Seeds: 1),
@@ -173,7 +171,7 @@ internal sealed class QualityStudy(string outputDirectory)
         {
             float[] grid = series.Grid(row.Name);
             foreach (float lr in grid.Skip(1)) yield return (row, 1, lr);
-            for (int extension = 0; series.Extend && extension < LearningRateTuning.MaximumExtensions; extension++)
+            for (int extension = 0; extension < LearningRateTuning.MaximumExtensions; extension++)
             {
                 var tried = done.Where(r => r.Series == series.Name && r.Row == row.Name && r.Seed == 1).ToList();
                 float winner = tried.MinBy(r => r.FinalValidationLoss)!.InnerLearningRate;
