@@ -54,9 +54,14 @@ internal static class StudyDocument
         }
     }
 
-    /// <summary>The runs a table reports for one row: the rate with the most seeds, ties to the lowest mean (the tuned rate).</summary>
+    /// <summary>
+    /// The runs a table reports for one row: those at the tuned rate, the one whose seed-1 run is best (the study's rule),
+    /// not the rate with the most seeds: a rate search that moved on past seeds already run elsewhere reports its winner.
+    /// </summary>
     private static List<StudyResult> Reported(IEnumerable<StudyResult> runs) =>
-        runs.GroupBy(r => r.InnerLearningRate).OrderByDescending(g => g.Count()).ThenBy(g => g.Average(r => r.FinalValidationLoss)).FirstOrDefault()?.ToList() ?? new();
+        runs.GroupBy(r => r.InnerLearningRate)
+            .OrderBy(g => g.Where(r => r.Seed == 1).Select(r => r.FinalValidationLoss).DefaultIfEmpty(double.MaxValue).Min())
+            .FirstOrDefault()?.ToList() ?? new();
 
     private static (double Mean, double Sd, int N) Stats(IReadOnlyList<double> xs)
     {
