@@ -121,8 +121,8 @@ internal sealed class QualityStudy(string outputDirectory)
             new(DefaultsAt1x, 800, 32, 128, new[] { defaults[0], Averaged(WarmedUp(Final(40, WireFormat.Float4E3M0, "final method, warm-up H0 = 8 for 200 steps, ReplicaAverage"), 200, 8)) },
                 _ => Array.Empty<float>(), Seeds: 1, FixedRate: _ => 4e-3f),
             new(DefaultsAt1x, 800, 32, 128, defaults, _ => Array.Empty<float>(), Seeds: 3, FixedRate: _ => 4e-3f),
-            // The 4× length's headline rows first (a run here is ~14 min): data-parallel and the defaults, each grid bracketed
-            // (at 4× both won at 0.008, an edge of each grid), then their seeds 2–3; then the paper's method's rate search and seeds.
+            // The 4× length's headline rows first (a run here is ~14 min): data-parallel and the defaults, each rate search
+            // bracketed before their seeds 2–3 (seeds at an unbracketed winner are wasted when it moves); then the paper's method.
             new("length 4×", 3200, 32, 128, longer.Take(2).ToList(), LongerGrid, Seeds: 3),
             new("length 4×", 3200, 32, 128, longer, LongerGrid, Seeds: 3),
             new("H × format at 2×", 1600, 32, 128, tradeOff, _ => Array.Empty<float>(), Seeds: 1, FixedRate: TunedFinal),
