@@ -22,7 +22,8 @@ internal static class StudyDocument
         page.AppendLine($"Command: `bash build/bench.sh study` (resumable: finished runs are kept in `docs/benchmarks/study-partial.json`; " +
                         "`bash build/bench.sh study-tables` re-renders this section). Same data, model (4 layers, width 128 unless said), " +
                         $"2 workers, global batch 32 × 128 bytes unless said, validation on {QualityStudy.ValidationTokens:N0} held-out tokens, " +
-                        "inner rate tuned per method and length on seed 1 (grid ×2, extended until bracketed), other seeds at the winner. " +
+                        "inner rate tuned per method and length on seed 1 (grid ×2, extended until bracketed; from the 4× length on also tried at the other methods' winners, " +
+                        "since the rate curves are not smooth), other seeds at the winner. " +
                         $"The final method is the paper's: H = 40, P = 4, τ = 1, α = 0.5, FP4, η = 0.7, μ = 0.9, θ̂ returned; " +
                         "the defaults are the trainer's since this study: the same at H = 44, returning the replicas' mean (over 3 seeds at 2× it ties the paper's method at " +
                         $"8 % fewer bytes; no schedule within 300× fewer bytes than data-parallel beat either, tables below). Machine: {machine}. Commit: {commit}.");
@@ -211,7 +212,8 @@ internal static class StudyDocument
         var dp = At(all, series, QualityStudy.DataParallel);
         var df = At(all, series, QualityStudy.Defaults);
         if (dp.Count == 0 && df.Count == 0) { page.AppendLine("Not run yet."); page.AppendLine(); return; }
-        page.AppendLine($"Data-parallel {Rate(dp)}{Loss(dp)}; the defaults (H = 44, replicas' mean) {Rate(df)}{Loss(df)}; gap {GapOf(df, dp)}.");
+        page.AppendLine($"Data-parallel {Rate(dp)}{Loss(dp)}; the defaults (H = 44, replicas' mean) {Rate(df)}{Loss(df)}; gap {GapOf(df, dp)}, " +
+                        $"{Bytes(df)} fewer bytes. Each at its tuned rate (rate search: the list under the length table).");
         page.AppendLine();
     }
 
