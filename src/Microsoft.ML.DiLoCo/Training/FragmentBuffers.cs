@@ -9,7 +9,7 @@ namespace Microsoft.ML.DiLoCo.Training;
 /// <summary>
 /// The reusable buffers of one fragment's exchange: the FP32 values that leave (pseudo-gradient or gradient),
 /// the encoded payload, the error-feedback residual, and the FP32 mean that comes back. Allocated once:
-/// fresh large allocations are slow on our machines, and a sync happens every few steps.
+/// fresh large allocations are slow on our machines, and a sync happens every few steps. They never take part in autograd.
 /// </summary>
 internal sealed class FragmentBuffers : IDisposable
 {
@@ -59,6 +59,7 @@ internal sealed class FragmentBuffers : IDisposable
     public void ReadDifference(IReadOnlyList<Tensor> global, IReadOnlyList<Tensor> local)
     {
         using var scope = NewDisposeScope();
+        using var noGrad = no_grad(); // θ̂ and the replica require grad: with autograd on, every sync chained a graph onto _staging
         for (int j = 0; j < _parameterIndices.Length; j++)
         {
             int i = _parameterIndices[j];
@@ -74,6 +75,7 @@ internal sealed class FragmentBuffers : IDisposable
     public void ReadGradients(IReadOnlyList<Tensor> parameters)
     {
         using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
         for (int j = 0; j < _parameterIndices.Length; j++)
         {
             var grad = parameters[_parameterIndices[j]].grad;
@@ -131,6 +133,7 @@ internal sealed class FragmentBuffers : IDisposable
     public void WriteAsGradients(IReadOnlyList<Tensor> parameters)
     {
         using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
         for (int j = 0; j < _parameterIndices.Length; j++)
         {
             var p = parameters[_parameterIndices[j]];
