@@ -105,6 +105,7 @@ internal sealed class QualityStudy(string outputDirectory)
         var rounder = new[] { Averaged(Final(48, WireFormat.Float4E3M0, "H = 48, ReplicaAverage")) };
         var longer = new[] { headline[0], defaults[0], headline[1] };
         float[] LongerGrid(string row) => row == DataParallel ? new[] { 16e-3f, 8e-3f } : new[] { 4e-3f, 8e-3f };
+        float[] WidthGrid(string row) => row == DataParallel ? new[] { 8e-3f, 4e-3f } : new[] { 4e-3f, 2e-3f };
         return new Series[]
         {
             // Seed 1 of the 2× length first (the rate search), then the options measured against it, then its other seeds.
@@ -128,8 +129,11 @@ internal sealed class QualityStudy(string outputDirectory)
             new("length 4×", 3200, 32, 128, longer.Take(2).ToList(), LongerGrid, Seeds: 3, CrossCheck: true),
             new("length 4×", 3200, 32, 128, longer, LongerGrid, Seeds: 3, CrossCheck: true),
             new("H × format at 2×", 1600, 32, 128, tradeOff, _ => Array.Empty<float>(), Seeds: 1, FixedRate: TunedFinal),
+            // The batch and width rows at each grid's first rate before either search goes on (each run here is ~15 min).
+            new("batch 4× at 2×", 1600, 128, 128, longer.Take(2).ToList(), row => LongerGrid(row)[..1], Seeds: 1),
+            new("width 256 at 2×", 1600, 32, 256, longer.Take(2).ToList(), row => WidthGrid(row)[..1], Seeds: 1),
             new("batch 4× at 2×", 1600, 128, 128, longer.Take(2).ToList(), LongerGrid, Seeds: 1, CrossCheck: true),
-            new("width 256 at 2×", 1600, 32, 256, longer.Take(2).ToList(), row => row == DataParallel ? new[] { 8e-3f, 4e-3f } : new[] { 4e-3f, 2e-3f }, Seeds: 1, CrossCheck: true),
+            new("width 256 at 2×", 1600, 32, 256, longer.Take(2).ToList(), WidthGrid, Seeds: 1, CrossCheck: true),
         };
     }
 
@@ -172,6 +176,7 @@ internal sealed class QualityStudy(string outputDirectory)
         foreach (var row in series.Rows)
         {
             float[] grid = series.Grid(row.Name);
+            if (grid.Length < 2) continue; // one rate: nothing to extend
             foreach (float lr in grid.Skip(1)) yield return (row, 1, lr);
             for (int extension = 0; extension < LearningRateTuning.MaximumExtensions; extension++)
             {
