@@ -44,7 +44,7 @@ public sealed class ExchangeBuffersAutogradTests
             Model = new TransformerOptions { ContextLength = 32, EmbeddingSize = 128, NumberOfLayers = 4, NumberOfHeads = 4 },
             NumberOfWorkers = 2, InnerSteps = 8, NumberOfFragments = 4, OverlapSteps = 1, WireFormat = WireFormat.Float4E3M0,
             BatchSize = 4, TrainingSteps = 340, WarmupSteps = 10, Seed = 7,
-            Progress = new Probe(update =>
+            Progress = new SynchronousProgress(update =>
             {
                 if (update.Step == 40) atStep40 = WorkingSet();
                 if (update.Step == 340) atEnd = WorkingSet();
@@ -55,11 +55,6 @@ public sealed class ExchangeBuffersAutogradTests
         long grown = atEnd - atStep40;
         Console.WriteLine($"working set grew {grown / 1e6:F1} MB over 300 steps (600 fragment syncs over both workers)");
         Assert.IsTrue(grown < 120_000_000, $"300 steps at H = 8 grew the working set by {grown / 1e6:F0} MB");
-    }
-
-    private sealed class Probe(Action<TrainingProgressUpdate> report) : IProgress<TrainingProgressUpdate>
-    {
-        public void Report(TrainingProgressUpdate value) => report(value);
     }
 
     private static long WorkingSet()
