@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # README's first command: trains a byte-level language model on the State of the Union addresses with
-# Streaming DiLoCo (M = 2, H = 100, strided fragments, τ = 1, α = 0.5, FP4) and prints what it cost.
+# Streaming DiLoCo (the trainer's defaults: M = 2, H = 44, strided fragments, τ = 1, α = 0.5, FP4, the replicas' average returned) and prints what it cost.
 # Extra arguments go to the example: --steps N, --workers M, --algorithm NAME, --report PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,6 +1,6 @@
 // The main job: train a byte-level transformer language model on the State of the Union addresses
-// (1790–2021) with Streaming DiLoCo — the paper's final method: M = 2 workers, H = 100, strided fragments,
-// τ = 1 overlap step, α = 0.5, FP4 pseudo-gradients — then print what it learned and what it cost, save the model,
+// (1790–2021) with Streaming DiLoCo at the trainer's defaults — the paper's final method at H = 44: M = 2 workers, strided fragments,
+// τ = 1 overlap step, α = 0.5, FP4 pseudo-gradients, the replicas' average returned — then print what it learned and what it cost, save the model,
 // and score held-out text with the saved file.
 //
 //   dotnet run -c Release --project src/Examples/SotuLanguageModel [-- --steps 600 --workers 2 --report report.json --model lm.zip]
