@@ -216,9 +216,20 @@ internal static class StudyDocument
         var dp = At(all, series, QualityStudy.DataParallel);
         var df = At(all, series, QualityStudy.Defaults);
         if (dp.Count == 0 && df.Count == 0) { page.AppendLine("Not run yet."); page.AppendLine(); return; }
+        bool tuned = Bracketed(all, series, QualityStudy.DataParallel) && Bracketed(all, series, QualityStudy.Defaults);
         page.AppendLine($"Data-parallel {Rate(dp)}{Loss(dp)}; the defaults (H = 44, replicas' mean) {Rate(df)}{Loss(df)}; gap {GapOf(df, dp)}, " +
-                        $"{Bytes(df)} fewer bytes. Each at its tuned rate (rate search: the list under the length table).");
+                        $"{Bytes(df)} fewer bytes. " + (tuned ? "Each at its tuned rate" : "**Not tuned yet**: each at the best rate tried so far") +
+                        " (rate search: the list under the length table).");
         page.AppendLine();
+    }
+
+    /// <summary>Whether a row's seed-1 winner in a series has a rate tried on each side of it.</summary>
+    private static bool Bracketed(List<StudyResult> all, string series, string row)
+    {
+        var tried = all.Where(r => r.Series == series && r.Row == row && r.Seed == 1).ToList();
+        if (tried.Count < 3) return false;
+        float winner = tried.MinBy(r => r.FinalValidationLoss)!.InnerLearningRate;
+        return tried.Any(r => r.InnerLearningRate < winner) && tried.Any(r => r.InnerLearningRate > winner);
     }
 
     private static void LengthPlot(List<StudyResult> all, string path)
