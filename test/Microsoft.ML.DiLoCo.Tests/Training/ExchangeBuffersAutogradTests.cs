@@ -9,7 +9,7 @@ namespace Microsoft.ML.DiLoCo.Tests.Training;
 /// <summary>
 /// The exchange buffers never take part in autograd. θ̂ and the replica are parameters (requires_grad), so a pseudo-gradient
 /// formed with autograd on chained every sync's copy and subtraction onto the staging tensor: the graph grew without end
-/// and held native memory (8 MB per inner step at H = 8 on the benchmark model; a 3,200-step study run ended near 15 GB and the
+/// and held native memory (8 MB per inner step at H = 8 on the benchmark model; a study process reached 15 GB after four 3,200-step runs and the
 /// FP32 H = 8 run reached the machine's 24 GB).
 /// </summary>
 [TestClass]
