@@ -31,11 +31,27 @@ internal static class LearningRateTuning
     {
         var tried = SeedOne(results, row);
         if (grid.Length < 2 || tried.Count < 2) return null;
-        float winner = tried.MinBy(r => r.FinalValidationLoss)!.InnerLearningRate;
-        float ratio = grid[1] / grid[0];
-        return winner == tried.Max(r => r.InnerLearningRate) ? winner * ratio
-            : winner == tried.Min(r => r.InnerLearningRate) ? winner / ratio : null;
+        return NextRate(tried.Select(r => (r.InnerLearningRate, r.FinalValidationLoss)).ToList(), GridStep(grid));
     }
+
+    /// <summary>The ratio between neighbouring rates of a geometric grid, above 1 whichever order the grid is in.</summary>
+    public static float GridStep(float[] grid) => MathF.Pow(grid.Max() / grid.Min(), 1f / (grid.Length - 1));
+
+    /// <summary>
+    /// The line search's next rate over one row's tried (rate, loss) pairs: <paramref name="step"/> past the winner when it
+    /// is the largest or smallest rate tried, null when a rate was tried on each side of it (the winner is bracketed).
+    /// The quality benchmark, the study's plan and the study's page all ask this one question.
+    /// </summary>
+    public static float? NextRate(IReadOnlyCollection<(float Rate, double Loss)> tried, float step)
+    {
+        float winner = tried.MinBy(t => t.Loss).Rate;
+        return winner == tried.Max(t => t.Rate) ? winner * step
+            : winner == tried.Min(t => t.Rate) ? winner / step : null;
+    }
+
+    /// <summary>Whether the best of <paramref name="tried"/> has a rate tried on each side of it.</summary>
+    public static bool IsBracketed(IReadOnlyCollection<(float Rate, double Loss)> tried) =>
+        tried.Count >= 3 && NextRate(tried, 2f) is null;
 
     /// <summary>
     /// The runs the table reports for one row: the learning rate with the most seeds (the tuned one), ties broken by the

@@ -161,6 +161,10 @@ internal sealed class QualityStudy(string outputDirectory)
     private static float? Winner(IEnumerable<StudyResult> done, string series, string row) =>
         done.Where(r => r.Series == series && r.Row == row && r.Seed == 1).MinBy(r => r.FinalValidationLoss)?.InnerLearningRate;
 
+    /// <summary>One row's seed-1 (rate, loss) pairs in a series: what its rate search has tried.</summary>
+    public static List<(float Rate, double Loss)> SeedOne(IEnumerable<StudyResult> done, string series, string row) =>
+        done.Where(r => r.Series == series && r.Row == row && r.Seed == 1).Select(r => (r.InnerLearningRate, r.FinalValidationLoss)).ToList();
+
     /// <summary>The runs of one series in order; <paramref name="done"/> grows while this is enumerated (the line search reads it).</summary>
     private static IEnumerable<(StudyRow Row, int Seed, float LearningRate)> Plan(Series series, List<StudyResult> done)
     {
@@ -180,12 +184,7 @@ internal sealed class QualityStudy(string outputDirectory)
             foreach (float lr in grid.Skip(1)) yield return (row, 1, lr);
             for (int extension = 0; extension < LearningRateTuning.MaximumExtensions; extension++)
             {
-                var tried = done.Where(r => r.Series == series.Name && r.Row == row.Name && r.Seed == 1).ToList();
-                float winner = tried.MinBy(r => r.FinalValidationLoss)!.InnerLearningRate;
-                float ratio = grid.Max() / grid.Min();
-                float? beyond = winner == tried.Max(r => r.InnerLearningRate) ? winner * ratio
-                    : winner == tried.Min(r => r.InnerLearningRate) ? winner / ratio : null;
-                if (beyond is not { } next) break;
+                if (LearningRateTuning.NextRate(SeedOne(done, series.Name, row.Name), LearningRateTuning.GridStep(grid)) is not { } next) break;
                 yield return (row, 1, next);
             }
         }

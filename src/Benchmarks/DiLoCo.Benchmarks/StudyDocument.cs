@@ -223,14 +223,8 @@ internal static class StudyDocument
         page.AppendLine();
     }
 
-    /// <summary>Whether a row's seed-1 winner in a series has a rate tried on each side of it.</summary>
-    private static bool Bracketed(List<StudyResult> all, string series, string row)
-    {
-        var tried = all.Where(r => r.Series == series && r.Row == row && r.Seed == 1).ToList();
-        if (tried.Count < 3) return false;
-        float winner = tried.MinBy(r => r.FinalValidationLoss)!.InnerLearningRate;
-        return tried.Any(r => r.InnerLearningRate < winner) && tried.Any(r => r.InnerLearningRate > winner);
-    }
+    private static bool Bracketed(List<StudyResult> all, string series, string row) =>
+        LearningRateTuning.IsBracketed(QualityStudy.SeedOne(all, series, row));
 
     private static void LengthPlot(List<StudyResult> all, string path)
     {
