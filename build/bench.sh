@@ -11,7 +11,7 @@
 #   bash build/bench.sh scoring                          forward pass vs Transform vs PredictionEngine; generation with/without KV cache (~5 min)
 #   bash build/bench.sh scoring-tables [--commit SHA]    re-render the scoring section and plot from scoring.json (no measuring)
 #   bash build/bench.sh sealing                          cost of sealed exchanges: bytes per message, seal + open per fragment (seconds)
-#   bash build/bench.sh study [--series NAME]           issue 13's quality study (length 2×/4×, options, H × format, batch, width): many hours, resumable
+#   bash build/bench.sh study [--series NAME] [--next]  issue 13's quality study (length 2×/4×, options, H × format, batch, width): many hours, resumable; --next: what runs next
 #   bash build/bench.sh study-tables                    re-render the study section from study-partial.json (no training)
 #   bash build/bench.sh comm [--TIER]                    the communication table alone, from the newest (or named) quality-<tier>.json
 #   bash build/bench.sh document [--TIER]                assemble docs/benchmarks.md from the section files (no run)

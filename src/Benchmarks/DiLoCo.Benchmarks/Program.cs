@@ -15,7 +15,7 @@ const string Usage = """
       scoring [--rows N] [--short-rows N] [--repetitions N] [--training-steps N]   forward pass vs Transform vs PredictionEngine; generation with/without KV cache
       scoring-tables [--commit SHA]                   re-render the scoring section and plot from scoring.json (no measuring)
       sealing [--repetitions N]                        cost of ExchangeSecurity = Encrypted: bytes per message, seal + open per fragment
-      study [--series NAME]                            issue 13's quality study (length, options, H × format, batch, width), resumable: study-partial.json
+      study [--series NAME] [--next]                   issue 13's quality study (length, options, H × format, batch, width), resumable: study-partial.json; --next lists each unfinished series' next run
       study-tables [--commit SHA]                      re-render the study section (study.md, study-length.png) from study-partial.json
       comm [--quick|--medium|--full]                   the communication table alone, from the newest (or named) quality-<tier>.json
       document [--quick|--medium|--full]               assemble docs/benchmarks.md from header.md and the section files (no run)
@@ -62,6 +62,11 @@ switch (mode)
     {
         // Hours on 2 cores, resumable: every finished run is kept in study-partial.json and skipped by a rerun.
         string? only = ArgumentAfter("--series");
+        if (args.Contains("--next"))
+        {
+            foreach (string run in new QualityStudy(output).Next(name => only is null || name == only)) Console.WriteLine(run);
+            break;
+        }
         var results = new QualityStudy(output).Run(name => only is null || name == only);
         Console.WriteLine($"{results.Count} runs in {Path.Combine(output, "study-partial.json")}.");
         File.WriteAllText(Path.Combine(output, "study.md"), StudyDocument.Write(results, output, machine, commit));
