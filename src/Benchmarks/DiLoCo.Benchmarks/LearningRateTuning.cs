@@ -45,13 +45,16 @@ internal static class LearningRateTuning
     public static float? NextRate(IReadOnlyCollection<(float Rate, double Loss)> tried, float step)
     {
         float winner = tried.MinBy(t => t.Loss).Rate;
-        return winner == tried.Max(t => t.Rate) ? winner * step
-            : winner == tried.Min(t => t.Rate) ? winner / step : null;
+        return EdgeOf(tried, winner) switch { > 0 => winner * step, < 0 => winner / step, _ => null };
     }
 
     /// <summary>Whether the best of <paramref name="tried"/> has a rate tried on each side of it.</summary>
     public static bool IsBracketed(IReadOnlyCollection<(float Rate, double Loss)> tried) =>
-        tried.Count >= 3 && NextRate(tried, 2f) is null;
+        tried.Count >= 3 && EdgeOf(tried, tried.MinBy(t => t.Loss).Rate) == 0;
+
+    /// <summary>+1 when <paramref name="rate"/> is the largest rate tried, −1 the smallest, 0 between.</summary>
+    private static int EdgeOf(IReadOnlyCollection<(float Rate, double Loss)> tried, float rate) =>
+        rate == tried.Max(t => t.Rate) ? 1 : rate == tried.Min(t => t.Rate) ? -1 : 0;
 
     /// <summary>
     /// The runs the table reports for one row: the learning rate with the most seeds (the tuned one), ties broken by the

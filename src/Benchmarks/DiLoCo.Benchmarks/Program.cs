@@ -74,8 +74,7 @@ switch (mode)
     }
     case "study-tables":
     {
-        string partial = Path.Combine(output, "study-partial.json");
-        var results = File.Exists(partial) ? JsonSerializer.Deserialize<List<StudyResult>>(File.ReadAllText(partial))! : new List<StudyResult>();
+        var results = new QualityStudy(output).Finished();
         string section = StudyDocument.Write(results, output, machine, ArgumentAfter("--commit") ?? commit);
         File.WriteAllText(Path.Combine(output, "study.md"), section);
         Console.WriteLine(section);

@@ -44,13 +44,20 @@ internal sealed class QualityStudy(string outputDirectory)
     private sealed record Series(string Name, int Steps, int GlobalBatch, int Width, IReadOnlyList<StudyRow> Rows,
         Func<string, float[]> Grid, int Seeds, Func<List<StudyResult>, float?>? FixedRate = null, bool CrossCheck = false);
 
+    /// <summary>The runs study-partial.json holds (none before the first).</summary>
+    public List<StudyResult> Finished() =>
+        File.Exists(PartialFile) ? JsonSerializer.Deserialize<List<StudyResult>>(File.ReadAllText(PartialFile))! : new List<StudyResult>();
+
+    private static bool HasRun(List<StudyResult> results, Series series, StudyRow row, int seed, float lr) =>
+        results.Any(r => r.Series == series.Name && r.Row == row.Name && r.Seed == seed && r.InnerLearningRate == lr);
+
     /// <summary>Each unfinished series' next run, as <see cref="Run"/> would start it (nothing is trained).</summary>
     public IEnumerable<string> Next(Func<string, bool> seriesFilter)
     {
-        var results = File.Exists(PartialFile) ? JsonSerializer.Deserialize<List<StudyResult>>(File.ReadAllText(PartialFile))! : new List<StudyResult>();
+        var results = Finished();
         foreach (var series in AllSeries().Where(s => seriesFilter(s.Name)))
             foreach (var (row, seed, lr) in Plan(series, results))
-                if (!results.Any(r => r.Series == series.Name && r.Row == row.Name && r.Seed == seed && r.InnerLearningRate == lr))
+                if (!HasRun(results, series, row, seed, lr))
                 {
                     yield return $"[{series.Name}] {row.Name}, seed {seed}, lr {lr:G3}";
                     break;
@@ -63,11 +70,11 @@ internal sealed class QualityStudy(string outputDirectory)
         var ml = new MLContext(seed: 1);
         var train = ml.Data.LoadFromEnumerable(trainSpeeches.Select(s => new TextRow { Text = s.Text }));
         var valid = ml.Data.LoadFromEnumerable(validSpeeches.Select(s => new TextRow { Text = s.Text }));
-        var results = File.Exists(PartialFile) ? JsonSerializer.Deserialize<List<StudyResult>>(File.ReadAllText(PartialFile))! : new List<StudyResult>();
+        var results = Finished();
         foreach (var series in AllSeries().Where(s => seriesFilter(s.Name)))
             foreach (var (row, seed, lr) in Plan(series, results))
             {
-                if (results.Any(r => r.Series == series.Name && r.Row == row.Name && r.Seed == seed && r.InnerLearningRate == lr)) continue;
+                if (HasRun(results, series, row, seed, lr)) continue;
                 var options = Baseline(valid, series, seed, lr);
                 row.Configure(options);
                 var clock = Stopwatch.StartNew();
