@@ -1,0 +1,47 @@
+using System.Text.Json;
+
+namespace Microsoft.ML.DiLoCo.Tests.Mpi;
+
+/// <summary>
+/// The bit-identity check of two runner outputs (θ̂'s SHA-256), which on failure says where the runs parted: the first worker
+/// and step whose inner loss differs, or that every loss agreed (the difference arose in a sync after the last inner step).
+/// A mismatch seen once in CI (session 9) could not be located from the bare checksums.
+/// </summary>
+internal static class SameParameters
+{
+    /// <summary>Asserts that <paramref name="actual"/>'s θ̂ checksum equals <paramref name="expected"/>'s.</summary>
+    public static void Assert(JsonElement expected, JsonElement actual, string what)
+    {
+        string? want = expected.GetProperty("checksum").GetString(), got = actual.GetProperty("checksum").GetString();
+        if (want == got) return;
+        Microsoft.VisualStudio.TestTools.UnitTesting.Assert.Fail(
+            $"{what}: θ̂ checksum {got} where {want} was expected (rank {Property(actual, "rank")}); {FirstDivergence(expected, actual)}.");
+    }
+
+    /// <summary>Where two runs' per-worker inner losses first differ, in words.</summary>
+    public static string FirstDivergence(JsonElement expected, JsonElement actual)
+    {
+        if (!expected.TryGetProperty("losses", out var a) || !actual.TryGetProperty("losses", out var b)) return "no losses to compare";
+        var left = a.EnumerateArray().Select(w => w.EnumerateArray().Select(Loss).ToArray()).ToArray();
+        var right = b.EnumerateArray().Select(w => w.EnumerateArray().Select(Loss).ToArray()).ToArray();
+        if (left.Length != right.Length) return $"the runs report {left.Length} and {right.Length} workers";
+        (int Worker, int Step)? first = null;
+        for (int w = 0; w < left.Length; w++)
+        {
+            int steps = Math.Min(left[w].Length, right[w].Length);
+            for (int s = 0; s < steps; s++)
+            {
+                if (BitConverter.DoubleToInt64Bits(left[w][s]) == BitConverter.DoubleToInt64Bits(right[w][s])) continue;
+                if (first is null || s < first.Value.Step) first = (w, s);
+                break;
+            }
+        }
+        return first is { } f
+            ? $"the inner losses first differ at worker {f.Worker}, step {f.Step + 1}: {left[f.Worker][f.Step]:R} vs {right[f.Worker][f.Step]:R}"
+            : "every worker's inner loss agrees at every step, so the runs parted in the syncs that no later inner step saw (applied at the last step, or the final syncs)";
+    }
+
+    private static double Loss(JsonElement value) => value.ValueKind == JsonValueKind.Number ? value.GetDouble() : double.NaN;
+
+    private static string Property(JsonElement line, string name) => line.TryGetProperty(name, out var v) ? v.ToString() : "?";
+}
