@@ -22,7 +22,7 @@ internal static class StudyDocument
         page.AppendLine($"Command: `bash build/bench.sh study` (resumable: finished runs are kept in `docs/benchmarks/study-partial.json`; " +
                         "`bash build/bench.sh study-tables` re-renders this section). Same data, model (4 layers, width 128 unless said), " +
                         $"2 workers, global batch 32 × 128 bytes unless said, validation on {QualityStudy.ValidationTokens:N0} held-out tokens, " +
-                        "inner rate tuned per method and length on seed 1 (grid ×2, extended until bracketed; from the 4× length on also tried at the other methods' winners, " +
+                        "inner rate tuned per method and length on seed 1 (grid ×2, extended until bracketed; from 2× on also tried at the other methods' winners, " +
                         "since the rate curves are not smooth), other seeds at the winner. " +
                         $"The final method is the paper's: H = 40, P = 4, τ = 1, α = 0.5, FP4, η = 0.7, μ = 0.9, θ̂ returned; " +
                         "the defaults are the trainer's since this study: the same at H = 44, returning the replicas' mean (8 % fewer bytes; over 3 seeds it ties the paper's method " +
