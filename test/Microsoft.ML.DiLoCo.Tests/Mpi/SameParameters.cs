@@ -25,20 +25,12 @@ internal static class SameParameters
         var left = a.EnumerateArray().Select(w => w.EnumerateArray().Select(Loss).ToArray()).ToArray();
         var right = b.EnumerateArray().Select(w => w.EnumerateArray().Select(Loss).ToArray()).ToArray();
         if (left.Length != right.Length) return $"the runs report {left.Length} and {right.Length} workers";
-        (int Worker, int Step)? first = null;
-        for (int w = 0; w < left.Length; w++)
-        {
-            int steps = Math.Min(left[w].Length, right[w].Length);
-            for (int s = 0; s < steps; s++)
-            {
-                if (BitConverter.DoubleToInt64Bits(left[w][s]) == BitConverter.DoubleToInt64Bits(right[w][s])) continue;
-                if (first is null || s < first.Value.Step) first = (w, s);
-                break;
-            }
-        }
-        return first is { } f
-            ? $"the inner losses first differ at worker {f.Worker}, step {f.Step + 1}: {left[f.Worker][f.Step]:R} vs {right[f.Worker][f.Step]:R}"
-            : "every worker's inner loss agrees at every step, so the runs parted in the syncs that no later inner step saw (applied at the last step, or the final syncs)";
+        int steps = left.Concat(right).Select(w => w.Length).DefaultIfEmpty(0).Max();
+        for (int s = 0; s < steps; s++) // step by step, every worker at each: the earliest step wins
+            for (int w = 0; w < left.Length; w++)
+                if (s < left[w].Length && s < right[w].Length && BitConverter.DoubleToInt64Bits(left[w][s]) != BitConverter.DoubleToInt64Bits(right[w][s]))
+                    return $"the inner losses first differ at worker {w}, step {s + 1}: {left[w][s]:R} vs {right[w][s]:R}";
+        return "every worker's inner loss agrees at every step, so the runs parted in the syncs that no later inner step saw (applied at the last step, or the final syncs)";
     }
 
     private static double Loss(JsonElement value) => value.ValueKind == JsonValueKind.Number ? value.GetDouble() : double.NaN;
