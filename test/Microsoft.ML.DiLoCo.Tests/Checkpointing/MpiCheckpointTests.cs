@@ -11,16 +11,12 @@ namespace Microsoft.ML.DiLoCo.Tests.Checkpointing;
 public sealed class MpiCheckpointTests
 {
     private static readonly string[] Settings = { "steps=30", "innerSteps=10", "fragments=2", "overlap=1", "checkpointInterval=5", "keep=3" };
-    private static MpiLauncher.Outcome? _inProcessTwo;
+    private static InProcessReference? _inProcessTwo;
     private static string? _cancelledTwoRanks;
 
     // Two in-process workers, uninterrupted: what every resumed 2-worker MPI run must equal bit for bit.
-    private static JsonElement InProcessTwo()
-    {
-        _inProcessTwo ??= MpiLauncher.Alone(Settings.Append("workers=2").ToArray());
-        Assert.AreEqual(0, _inProcessTwo.ExitCode, _inProcessTwo.Output);
-        return _inProcessTwo.Lines.Single();
-    }
+    private static InProcessReference InProcessTwo() =>
+        _inProcessTwo ??= new InProcessReference(() => MpiLauncher.Alone(Settings.Append("workers=2").ToArray()));
 
     // 2 ranks × 1 worker, rank 0 cancels after step 12: every rank stops at step 20 (the vote of step 15 is read at step 20).
     // Each test resumes from its own copy of the folder.
@@ -61,9 +57,10 @@ public sealed class MpiCheckpointTests
         Assert.AreEqual(2, resumed.Lines.Length, resumed.Output);
         foreach (var rank in straight.Lines.Concat(resumed.Lines))
         {
-            SameParameters.Assert(expected, rank, "θ̂ bit-identical to the in-process run");
-            Assert.AreEqual(expected.GetProperty("losses").GetRawText(), rank.GetProperty("losses").GetRawText(), "every worker's losses, every step");
+            expected.AssertSameParameters(rank, "θ̂ bit-identical to the in-process run");
+            Assert.AreEqual(expected.Line.GetProperty("losses").GetRawText(), rank.GetProperty("losses").GetRawText(), "every worker's losses, every step");
         }
+        expected.Conclude();
     }
 
     [TestMethod]
@@ -83,9 +80,10 @@ public sealed class MpiCheckpointTests
         Assert.AreEqual(2, resumed.Lines.Length, resumed.Output);
         foreach (var rank in resumed.Lines)
         {
-            SameParameters.Assert(expected, rank, "both ranks resumed from step 15 and end on the same θ̂");
-            Assert.AreEqual(expected.GetProperty("losses").GetRawText(), rank.GetProperty("losses").GetRawText());
+            expected.AssertSameParameters(rank, "both ranks resumed from step 15 and end on the same θ̂");
+            Assert.AreEqual(expected.Line.GetProperty("losses").GetRawText(), rank.GetProperty("losses").GetRawText());
         }
+        expected.Conclude();
     }
 
     [TestMethod]
@@ -106,8 +104,7 @@ public sealed class MpiCheckpointTests
     [TestMethod]
     public void TwoRanksOfTwoWorkersStopTogetherWhenOneRankIsCancelledAndResumeExactly()
     {
-        var expected = MpiLauncher.Alone(Settings.Append("workers=4").ToArray());
-        Assert.AreEqual(0, expected.ExitCode, expected.Output);
+        var expected = new InProcessReference(() => MpiLauncher.Alone(Settings.Append("workers=4").ToArray()));
         string dir = CheckpointRuns.NewDirectory();
         string[] mpi = Settings.Concat(new[] { "transport=mpi", "workers=2", $"checkpointDir={dir}" }).ToArray();
 
@@ -126,16 +123,17 @@ public sealed class MpiCheckpointTests
         Assert.AreEqual(2, resumed.Lines.Length, resumed.Output);
         foreach (var rank in resumed.Lines)
         {
-            SameParameters.Assert(expected.Lines.Single(), rank, "θ̂ of 4 in-process workers");
-            Assert.AreEqual(expected.Lines.Single().GetProperty("losses").GetRawText(), rank.GetProperty("losses").GetRawText(), "all 4 workers' losses");
+            expected.AssertSameParameters(rank, "θ̂ of 4 in-process workers");
+            Assert.AreEqual(expected.Line.GetProperty("losses").GetRawText(), rank.GetProperty("losses").GetRawText(), "all 4 workers' losses");
         }
+        expected.Conclude();
     }
 
     [TestMethod]
     public void ResumingWithMoreWorkersPerRankIsAnElasticRestart()
     {
         string dir = CancelledTwoRanks();
-        var expected = InProcessTwo().GetProperty("losses");
+        var expected = InProcessTwo().Line.GetProperty("losses");
         var resumed = MpiLauncher.UnderMpi(2, Settings.Concat(new[] { "transport=mpi", "workers=2", $"checkpointDir={dir}" }).ToArray());
         Assert.AreEqual(0, resumed.ExitCode, resumed.Output);
         StringAssert.Contains(resumed.Output, "Elastic restart from " + Path.Combine(dir, "checkpoint-000000000020.dlc") + " at step 20: the checkpoint has 2 workers, this run 4");

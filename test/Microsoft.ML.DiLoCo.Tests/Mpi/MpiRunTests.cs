@@ -23,41 +23,40 @@ public sealed class MpiRunTests
     public void MpiRanksEndWithTheSameParametersAsInProcessWorkers(int m)
     {
         string[] settings = { "steps=30", "innerSteps=10", "fragments=2", "overlap=1" };
-        var inProcess = MpiLauncher.Alone(settings.Append($"workers={m}").ToArray());
-        Assert.AreEqual(0, inProcess.ExitCode, inProcess.Output);
+        var inProcess = new InProcessReference(() => MpiLauncher.Alone(settings.Append($"workers={m}").ToArray()));
         var mpi = MpiLauncher.UnderMpi(m, settings.Append("transport=mpi").ToArray());
         Assert.AreEqual(0, mpi.ExitCode, mpi.Output);
 
         Assert.AreEqual(m, mpi.Lines.Length, mpi.Output);
         foreach (var rank in mpi.Lines)
         {
-            SameParameters.Assert(inProcess.Lines.Single(), rank, "θ̂ is bit-identical on every rank and to the in-process run");
+            inProcess.AssertSameParameters(rank, "θ̂ is bit-identical on every rank and to the in-process run");
             Assert.AreEqual(m, rank.GetProperty("workers").GetInt32());
             Assert.AreEqual(m, rank.GetProperty("ranks").GetInt32());
-            Assert.AreEqual(inProcess.Lines[0].GetProperty("bytesSent").GetInt64(), rank.GetProperty("bytesSent").GetInt64(), "same traffic per worker");
-            Assert.AreEqual(inProcess.Lines[0].GetProperty("lastLoss").GetDouble(), rank.GetProperty("lastLoss").GetDouble(), "the report gathers every worker's losses");
+            Assert.AreEqual(inProcess.Line.GetProperty("bytesSent").GetInt64(), rank.GetProperty("bytesSent").GetInt64(), "same traffic per worker");
+            Assert.AreEqual(inProcess.Line.GetProperty("lastLoss").GetDouble(), rank.GetProperty("lastLoss").GetDouble(), "the report gathers every worker's losses");
         }
         Assert.AreEqual(1, mpi.Lines.Count(l => l.GetProperty("isRoot").GetBoolean()), "exactly one root");
+        inProcess.Conclude();
     }
 
     [TestMethod]
     public void TwoRanksOfTwoWorkersEndWithTheSameParametersAsFourInProcessWorkers()
     {
         string[] settings = { "steps=20", "innerSteps=10", "fragments=2", "overlap=1" };
-        var inProcess = MpiLauncher.Alone(settings.Append("workers=4").ToArray());
-        Assert.AreEqual(0, inProcess.ExitCode, inProcess.Output);
+        var inProcess = new InProcessReference(() => MpiLauncher.Alone(settings.Append("workers=4").ToArray()));
         var mpi = MpiLauncher.UnderMpi(2, settings.Concat(new[] { "transport=mpi", "workers=2" }).ToArray());
         Assert.AreEqual(0, mpi.ExitCode, mpi.Output);
 
-        var expected = inProcess.Lines.Single();
         Assert.AreEqual(2, mpi.Lines.Length, mpi.Output);
         foreach (var rank in mpi.Lines)
         {
-            SameParameters.Assert(expected, rank, "θ̂ of 2 ranks × 2 workers is bit-identical on both ranks and to 4 in-process workers");
+            inProcess.AssertSameParameters(rank, "θ̂ of 2 ranks × 2 workers is bit-identical on both ranks and to 4 in-process workers");
             Assert.AreEqual(4, rank.GetProperty("workers").GetInt32(), "M = ranks × workers per rank");
-            Assert.AreEqual(expected.GetProperty("bytesSent").GetInt64(), rank.GetProperty("bytesSent").GetInt64(), "each worker sends to the 3 others");
-            Assert.AreEqual(expected.GetProperty("lastLoss").GetDouble(), rank.GetProperty("lastLoss").GetDouble(), "the report has all 4 workers' losses");
+            Assert.AreEqual(inProcess.Line.GetProperty("bytesSent").GetInt64(), rank.GetProperty("bytesSent").GetInt64(), "each worker sends to the 3 others");
+            Assert.AreEqual(inProcess.Line.GetProperty("lastLoss").GetDouble(), rank.GetProperty("lastLoss").GetDouble(), "the report has all 4 workers' losses");
         }
+        inProcess.Conclude();
     }
 
     [TestMethod]

@@ -3,9 +3,9 @@ using System.Text.Json;
 namespace Microsoft.ML.DiLoCo.Tests.Mpi;
 
 /// <summary>
-/// The bit-identity check of two runner outputs (θ̂'s SHA-256), which on failure says where the runs parted: the first worker
-/// and step whose inner loss differs, or that every loss agreed (the difference arose in a sync after the last inner step).
-/// A mismatch seen once in CI (session 9) could not be located from the bare checksums.
+/// The bit-identity check of two runner outputs (θ̂'s SHA-256), which on failure says where the runs parted: the first step
+/// at which inner losses differ, with every worker whose loss differs there, or that every loss agreed (the difference arose in a sync after the last inner step).
+/// Mismatches seen in CI (sessions 9 and 10, see <see cref="InProcessReference"/>) could not be located from bare checksums.
 /// </summary>
 internal static class SameParameters
 {
@@ -26,10 +26,14 @@ internal static class SameParameters
         var right = b.EnumerateArray().Select(w => w.EnumerateArray().Select(Loss).ToArray()).ToArray();
         if (left.Length != right.Length) return $"the runs report {left.Length} and {right.Length} workers";
         int steps = left.Concat(right).Select(w => w.Length).DefaultIfEmpty(0).Max();
-        for (int s = 0; s < steps; s++) // step by step, every worker at each: the earliest step wins
-            for (int w = 0; w < left.Length; w++)
-                if (s < left[w].Length && s < right[w].Length && BitConverter.DoubleToInt64Bits(left[w][s]) != BitConverter.DoubleToInt64Bits(right[w][s]))
-                    return $"the inner losses first differ at worker {w}, step {s + 1}: {left[w][s]:R} vs {right[w][s]:R}";
+        for (int s = 0; s < steps; s++) // the earliest step wins, naming every worker that differs there (all of them point at θ̂)
+        {
+            var differing = Enumerable.Range(0, left.Length)
+                .Where(w => s < left[w].Length && s < right[w].Length && BitConverter.DoubleToInt64Bits(left[w][s]) != BitConverter.DoubleToInt64Bits(right[w][s]))
+                .Select(w => $"worker {w} {left[w][s]:R} vs {right[w][s]:R}").ToArray();
+            if (differing.Length > 0)
+                return $"the inner losses first differ at step {s + 1}, for {differing.Length} of {left.Length} workers: {string.Join(", ", differing)}";
+        }
         return "every worker's inner loss agrees at every step, so the runs parted in the syncs that no later inner step saw (applied at the last step, or the final syncs)";
     }
 

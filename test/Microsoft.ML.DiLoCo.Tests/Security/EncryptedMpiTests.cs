@@ -15,13 +15,13 @@ public sealed class EncryptedMpiTests
         string key = KeyFile(RandomNumberGenerator.GetBytes(32));
         try
         {
-            var clear = MpiLauncher.Alone(Run.Append("workers=2").ToArray());
-            Assert.AreEqual(0, clear.ExitCode, clear.Output);
+            var clear = new InProcessReference(() => MpiLauncher.Alone(Run.Append("workers=2").ToArray()));
             var mpi = MpiLauncher.UnderMpi(2, Run.Concat(new[] { "transport=mpi", $"keyFile={key}" }).ToArray());
             Assert.AreEqual(0, mpi.ExitCode, mpi.Output);
             Assert.AreEqual(2, mpi.Lines.Length, mpi.Output);
             foreach (var rank in mpi.Lines)
-                SameParameters.Assert(clear.Lines.Single(), rank, "θ̂ bits, sealed under MPI vs in the clear in-process");
+                clear.AssertSameParameters(rank, "θ̂ bits, sealed under MPI vs in the clear in-process");
+            clear.Conclude();
         }
         finally { File.Delete(key); }
     }

@@ -95,14 +95,13 @@ public sealed class SyncOptionsTests
     public void MpiRanksWithBothOptionsEndWithTheSameParametersAsInProcessWorkers(FinalModel final)
     {
         string[] settings = { "steps=30", "innerSteps=12", "fragments=2", "overlap=1", $"finalModel={final}", "syncWarmup=12", "syncWarmupInnerSteps=4" };
-        var inProcess = MpiLauncher.Alone(settings.Append("workers=2").ToArray());
-        Assert.AreEqual(0, inProcess.ExitCode, inProcess.Output);
+        var inProcess = new InProcessReference(() => MpiLauncher.Alone(settings.Append("workers=2").ToArray()));
         var mpi = MpiLauncher.UnderMpi(2, settings.Append("transport=mpi").ToArray());
         Assert.AreEqual(0, mpi.ExitCode, mpi.Output);
-        string expected = inProcess.Lines.Single().GetProperty("checksum").GetString()!;
-        var plain = MpiLauncher.Alone(new[] { "steps=30", "innerSteps=12", "fragments=2", "overlap=1", "workers=2" });
-        Assert.AreNotEqual(plain.Lines.Single().GetProperty("checksum").GetString(), expected, "the options change θ̂");
         foreach (var rank in mpi.Lines)
-            SameParameters.Assert(inProcess.Lines.Single(), rank, "θ̂ is bit-identical on every rank and to the in-process run");
+            inProcess.AssertSameParameters(rank, "θ̂ is bit-identical on every rank and to the in-process run");
+        var plain = MpiLauncher.Alone(new[] { "steps=30", "innerSteps=12", "fragments=2", "overlap=1", "workers=2" });
+        Assert.AreNotEqual(plain.Lines.Single().GetProperty("checksum").GetString(), inProcess.Line.GetProperty("checksum").GetString(), "the options change θ̂");
+        inProcess.Conclude();
     }
 }
