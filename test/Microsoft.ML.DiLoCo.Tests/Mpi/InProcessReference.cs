@@ -4,11 +4,11 @@ namespace Microsoft.ML.DiLoCo.Tests.Mpi;
 
 /// <summary>
 /// An in-process run of the MPI runner that MPI ranks must equal bit for bit (<see cref="SameParameters"/>), rerun when they
-/// do not. A transport or ordering bug makes every run differ from the ranks, so the test fails as before. But twice in CI
-/// (sessions 9 and 10) the in-process run itself parted from the usual bits in the last place (worker 0's loss after the first
-/// sync: 5.024979 vs 5.0249796) while the ranks had the usual ones; ~900 in-process runs outside the test host never
-/// repeated it, and it is not located. Such a run is recognised by a rerun that matches the ranks: the test then ends
-/// Inconclusive (visible in CI's list of skipped tests) with where the two in-process runs parted, instead of failing CI at random.
+/// do not. A transport or ordering bug makes every run differ from the ranks, so the test fails as before. But now and then,
+/// under load, the in-process run itself parts from the usual bits (CI in sessions 9 and 10; 4 of ~170 reference runs in 21
+/// full test runs here): one worker, in its first inner step, along a recurring other path (docs/engine.md, "Determinism";
+/// not located). Such a run is recognised by a rerun that matches the ranks: the test then ends Inconclusive (visible in
+/// CI's list of skipped tests) with where the two in-process runs parted, instead of failing CI at random.
 /// </summary>
 internal sealed class InProcessReference
 {
