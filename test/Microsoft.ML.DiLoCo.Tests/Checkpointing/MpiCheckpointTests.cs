@@ -133,7 +133,13 @@ public sealed class MpiCheckpointTests
     public void ResumingWithMoreWorkersPerRankIsAnElasticRestart()
     {
         string dir = CancelledTwoRanks();
-        var expected = InProcessTwo().Line.GetProperty("losses");
+        // The losses below come from the in-process reference: checked first against an uninterrupted MPI run, so that a
+        // reference run that parted from its rerun (InProcessReference) is replaced before its losses are read.
+        var reference = InProcessTwo();
+        var straight = MpiLauncher.UnderMpi(2, Settings.Append("transport=mpi").ToArray());
+        Assert.AreEqual(0, straight.ExitCode, straight.Output);
+        reference.AssertSameParameters(straight.Lines[0], "the uninterrupted 2-rank run and the in-process reference");
+        var expected = reference.Line.GetProperty("losses");
         var resumed = MpiLauncher.UnderMpi(2, Settings.Concat(new[] { "transport=mpi", "workers=2", $"checkpointDir={dir}" }).ToArray());
         Assert.AreEqual(0, resumed.ExitCode, resumed.Output);
         StringAssert.Contains(resumed.Output, "Elastic restart from " + Path.Combine(dir, "checkpoint-000000000020.dlc") + " at step 20: the checkpoint has 2 workers, this run 4");
@@ -150,6 +156,7 @@ public sealed class MpiCheckpointTests
             }
             Assert.IsTrue(losses.All(w => w.Length == 30 && w.Skip(20).All(float.IsFinite)), "training went on to step 30");
         }
+        reference.Conclude();
     }
 
     private static string Copy(string source)

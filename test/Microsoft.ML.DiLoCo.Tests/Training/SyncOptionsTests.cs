@@ -98,6 +98,7 @@ public sealed class SyncOptionsTests
         var inProcess = new InProcessReference(() => MpiLauncher.Alone(settings.Append("workers=2").ToArray()));
         var mpi = MpiLauncher.UnderMpi(2, settings.Append("transport=mpi").ToArray());
         Assert.AreEqual(0, mpi.ExitCode, mpi.Output);
+        Assert.AreEqual(2, mpi.Lines.Length, mpi.Output);
         foreach (var rank in mpi.Lines)
             inProcess.AssertSameParameters(rank, "θ̂ is bit-identical on every rank and to the in-process run");
         var plain = MpiLauncher.Alone(new[] { "steps=30", "innerSteps=12", "fragments=2", "overlap=1", "workers=2" });
