@@ -49,8 +49,12 @@ internal static class CheckpointRuns
     {
         string path = Path.Combine(Path.GetTempPath(), "diloco-ckpt-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(path);
+        Created.Enqueue(path);
         return path;
     }
+
+    /// <summary>Every folder <see cref="NewDirectory"/> made in this test run (deleted at its end: CheckpointDirectoriesCleanup).</summary>
+    internal static readonly System.Collections.Concurrent.ConcurrentQueue<string> Created = new();
 
     public static void AssertBitIdentical(float[] expected, float[] actual, string what)
     {
