@@ -33,14 +33,14 @@ internal sealed class InProcessReference
     /// </summary>
     public void AssertSameParameters(JsonElement rank, string what)
     {
-        if (Checksum(Line) == Checksum(rank)) return;
+        if (SameParameters.Checksum(Line) == SameParameters.Checksum(rank)) return;
         var reruns = new List<JsonElement>();
         for (int i = 0; i < Reruns; i++)
         {
             var again = RunOnce();
-            if (Checksum(again) == Checksum(rank))
+            if (SameParameters.Checksum(again) == SameParameters.Checksum(rank))
             {
-                _anomalies.Add($"the in-process reference run ended on θ̂ {Short(Line)} where its rerun and rank {Property(rank, "rank")} ended on " +
+                _anomalies.Add($"the in-process reference run ended on θ̂ {Short(Line)} where its rerun and rank {SameParameters.Property(rank, "rank")} ended on " +
                     $"{Short(again)}; between the two in-process runs {SameParameters.FirstDivergence(Line, again)}");
                 Line = again;
                 return;
@@ -67,9 +67,5 @@ internal sealed class InProcessReference
         return outcome.Lines[0];
     }
 
-    private static string? Checksum(JsonElement line) => line.GetProperty("checksum").GetString();
-
-    private static string Short(JsonElement line) => Checksum(line) is { Length: > 8 } c ? c[..8] + "…" : Checksum(line) ?? "?";
-
-    private static string Property(JsonElement line, string name) => line.TryGetProperty(name, out var v) ? v.ToString() : "?";
+    private static string Short(JsonElement line) => SameParameters.Checksum(line) is { } c ? (c.Length > 8 ? c[..8] + "…" : c) : "?";
 }

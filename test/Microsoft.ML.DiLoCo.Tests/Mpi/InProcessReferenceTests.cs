@@ -6,11 +6,9 @@ namespace Microsoft.ML.DiLoCo.Tests.Mpi;
 [TestClass]
 public sealed class InProcessReferenceTests
 {
-    private static MpiLauncher.Outcome Run(string checksum, string losses) => new(0,
-        new[] { JsonDocument.Parse($"{{\"rank\":0,\"checksum\":\"{checksum}\",\"losses\":{losses}}}").RootElement.Clone() }, "", TimeSpan.Zero);
+    private static MpiLauncher.Outcome Run(string checksum, string losses) => new(0, new[] { SameParametersTests.Line(checksum, losses) }, "", TimeSpan.Zero);
 
-    private static JsonElement Rank(string checksum) =>
-        JsonDocument.Parse($"{{\"rank\":1,\"checksum\":\"{checksum}\",\"losses\":[[5.5,5.0]]}}").RootElement.Clone();
+    private static JsonElement Rank(string checksum) => SameParametersTests.Line(checksum, "[[5.5,5.0]]");
 
     [TestMethod]
     public void ARankThatMatchesTheFirstRunNeedsNoRerun()

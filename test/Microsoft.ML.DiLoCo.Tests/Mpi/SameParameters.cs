@@ -12,7 +12,7 @@ internal static class SameParameters
     /// <summary>Asserts that <paramref name="actual"/>'s θ̂ checksum equals <paramref name="expected"/>'s.</summary>
     public static void Assert(JsonElement expected, JsonElement actual, string what)
     {
-        string? want = expected.GetProperty("checksum").GetString(), got = actual.GetProperty("checksum").GetString();
+        string? want = Checksum(expected), got = Checksum(actual);
         if (want == got) return;
         Microsoft.VisualStudio.TestTools.UnitTesting.Assert.Fail(
             $"{what}: θ̂ checksum {got} where {want} was expected (rank {Property(actual, "rank")}); {FirstDivergence(expected, actual)}.");
@@ -39,5 +39,9 @@ internal static class SameParameters
 
     private static double Loss(JsonElement value) => value.ValueKind == JsonValueKind.Number ? value.GetDouble() : double.NaN;
 
-    private static string Property(JsonElement line, string name) => line.TryGetProperty(name, out var v) ? v.ToString() : "?";
+    /// <summary>The θ̂ checksum a runner line reports.</summary>
+    public static string? Checksum(JsonElement line) => line.GetProperty("checksum").GetString();
+
+    /// <summary>A property of a runner line as text ("?" when absent).</summary>
+    public static string Property(JsonElement line, string name) => line.TryGetProperty(name, out var v) ? v.ToString() : "?";
 }

@@ -6,7 +6,8 @@ namespace Microsoft.ML.DiLoCo.Tests.Mpi;
 [TestClass]
 public sealed class SameParametersTests
 {
-    private static JsonElement Line(string checksum, string losses) =>
+    /// <summary>A runner line of rank 1 (also the fake runs of InProcessReferenceTests).</summary>
+    internal static JsonElement Line(string checksum, string losses) =>
         JsonDocument.Parse($"{{\"rank\":1,\"checksum\":\"{checksum}\",\"losses\":{losses}}}").RootElement.Clone();
 
     [TestMethod]
